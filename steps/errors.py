@@ -1,0 +1,27 @@
+"""The one error type the jobs raise for bad input, and how entry points report it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, NoReturn, Optional, Sequence
+
+#: Exit code for usage and data errors, as for command-line usage errors.
+EXIT_USAGE = 2
+
+
+class InputError(ValueError):
+    """Bad data, configuration or arguments: one line naming the problem and the fix."""
+
+
+def run_entry_point(main: Callable[[Optional[Sequence[str]]], None]) -> NoReturn:
+    """Run a job's ``main`` and turn an :class:`InputError` into one stderr line and exit 2.
+
+    The last line of a job's stderr becomes the step's failure reason, so it must be the
+    clear message rather than a traceback.
+    """
+    try:
+        main(None)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    sys.exit(0)

@@ -1,0 +1,104 @@
+"""The asymmetric loss: logistic loss with ``fn_weight`` on positive rows, ``fp_weight`` on
+negative rows.
+
+Two implementations of the same loss:
+
+* :func:`asymmetric_logistic_objective`, a custom XGBoost objective (gradient and hessian),
+  the reference that states the loss explicitly;
+* :func:`class_weights` given to XGBoost's built-in ``binary:logistic`` as sample weights, the
+  fast path (the gradient runs in XGBoost's C++ code) and the one the training job uses by
+  default; its models are ordinary ``binary:logistic`` boosters that stock inference serves.
+
+For a row with label y, margin m and p = sigmoid(m), the weighted loss is
+``-w_y (y log p + (1 - y) log(1 - p))``, whose gradient and hessian in m are
+``w_y (p - y)`` and ``w_y p (1 - p)``.
+
+Both give the same trees when both see the same split candidates: with ``tree_method="exact"``,
+or ``hist`` with at least as many bins as distinct feature values (weights move the weighted
+quantile sketch of ``hist`` otherwise). ``base_score`` must be set explicitly: a probability
+for the built-in objective, the matching margin (its logit) for the custom one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Tuple
+
+import numpy as np
+
+from steps.errors import InputError
+
+_HESSIAN_FLOOR = 1e-16
+
+Objective = Callable[[np.ndarray, "object"], Tuple[np.ndarray, np.ndarray]]
+
+
+def class_weights(y: np.ndarray, fn_weight: float, fp_weight: float) -> np.ndarray:
+    """Per-row weights: ``fn_weight`` for positives (y = 1), ``fp_weight`` for negatives."""
+    if fn_weight <= 0 or fp_weight <= 0:
+        raise InputError(
+            f"weights must be positive, got fn_weight={fn_weight}, fp_weight={fp_weight}"
+        )
+    return np.where(np.asarray(y) == 1, float(fn_weight), float(fp_weight))
+
+
+def weighted_prior(y: np.ndarray, fn_weight: float, fp_weight: float) -> float:
+    """The weighted share of positives: the constant probability minimising the loss.
+
+    Used as ``base_score`` so that boosting starts from the best constant model.
+    """
+    weights = class_weights(y, fn_weight, fp_weight)
+    prior = float(np.sum(weights * (np.asarray(y) == 1)) / np.sum(weights))
+    # Keep the start strictly inside (0, 1): a margin of +-inf would never move.
+    return min(max(prior, 1e-6), 1 - 1e-6)
+
+
+def logit(probability: float) -> float:
+    return math.log(probability / (1 - probability))
+
+
+def sigmoid(margin: np.ndarray) -> np.ndarray:
+    """Logistic function, stable for large negative margins."""
+    margin = np.asarray(margin, dtype=np.float64)
+    out = np.empty_like(margin)
+    positive = margin >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-margin[positive]))
+    exp_margin = np.exp(margin[~positive])
+    out[~positive] = exp_margin / (1.0 + exp_margin)
+    return out
+
+
+def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objective:
+    """A custom XGBoost objective for the asymmetric logistic loss.
+
+    The returned function takes the current margins and the training ``DMatrix`` and returns
+    the gradient and hessian per row. Sample weights already on the ``DMatrix`` (for example
+    from oversampling bookkeeping) multiply the class weights.
+
+    Examples
+    --------
+    >>> import xgboost as xgb
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+    >>> objective = asymmetric_logistic_objective(fn_weight=5, fp_weight=1)
+    >>> grad, hess = objective(np.zeros(4), xgb.DMatrix(X, label=y))
+    >>> grad.tolist(), hess.tolist()
+    ([0.5, 0.5, -2.5, -2.5], [0.25, 0.25, 1.25, 1.25])
+    """
+    if fn_weight <= 0 or fp_weight <= 0:
+        raise InputError(
+            f"weights must be positive, got fn_weight={fn_weight}, fp_weight={fp_weight}"
+        )
+
+    def objective(margins: np.ndarray, dtrain: "object") -> Tuple[np.ndarray, np.ndarray]:
+        y = dtrain.get_label()  # type: ignore[attr-defined]
+        weights = class_weights(y, fn_weight, fp_weight)
+        sample_weights = dtrain.get_weight()  # type: ignore[attr-defined]
+        if sample_weights.size:
+            weights = weights * sample_weights
+        p = sigmoid(margins)
+        grad = weights * (p - y)
+        # The built-in objective floors the hessian the same way, so saturated rows agree.
+        hess = weights * np.maximum(p * (1.0 - p), _HESSIAN_FLOOR)
+        return grad, hess
+
+    return objective

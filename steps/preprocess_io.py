@@ -1,0 +1,31 @@
+"""Reading what the Preprocess job wrote: the Parquet splits and profile.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+import pandas as pd
+
+from steps.errors import InputError
+
+PROFILE_FILE = "profile.json"
+
+
+def read_profile(folder: Path) -> Dict[str, Any]:
+    """profile.json from a folder (the job's channel) or the file itself."""
+    folder = Path(folder)
+    path = folder if folder.is_file() else folder / PROFILE_FILE
+    if not path.is_file():
+        raise InputError(f"no {PROFILE_FILE} at '{folder}': run the Preprocess step first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_split(folder: Path, name: str) -> pd.DataFrame:
+    """One split's Parquet file from its folder, or the file itself."""
+    folder = Path(folder)
+    path = folder if folder.is_file() else folder / f"{name}.parquet"
+    if not path.is_file():
+        raise InputError(f"no {name} split at '{folder}': run the Preprocess step first")
+    return pd.read_parquet(path)

@@ -1,0 +1,98 @@
+"""Stratified train/validation/test splits and random oversampling of the training split."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from steps.errors import InputError
+
+
+def stratified_split(
+    labels: np.ndarray,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int = 0,
+) -> Dict[str, np.ndarray]:
+    """Row indices of the train, validation and (when ``test_fraction > 0``) test splits.
+
+    Each split keeps the class proportions of the whole. ``test_fraction = 0`` is for the
+    case where the user brings their own test file.
+
+    Examples
+    --------
+    >>> parts = stratified_split(np.array([0] * 60 + [1] * 40), 0.2, 0.2)
+    >>> {name: (len(rows), int(np.array([0] * 60 + [1] * 40)[rows].sum()))
+    ...  for name, rows in parts.items()}
+    {'train': (60, 24), 'validation': (20, 8), 'test': (20, 8)}
+    """
+    labels = np.asarray(labels)
+    for name, fraction in (("validation", validation_fraction), ("test", test_fraction)):
+        if not 0 <= fraction < 1:
+            raise InputError(f"{name} fraction must be in [0, 1), got {fraction}")
+    if validation_fraction <= 0:
+        raise InputError("validation fraction must be above 0: thresholds are tuned on it")
+    if validation_fraction + test_fraction >= 0.9:
+        raise InputError(
+            f"validation ({validation_fraction}) and test ({test_fraction}) fractions leave "
+            "under 10 % for training: lower them"
+        )
+    rows = np.arange(labels.shape[0])
+    n_splits = 3 if test_fraction > 0 else 2
+    smallest = int(np.bincount(labels.astype(np.int64), minlength=2).min())
+    if smallest < n_splits:
+        raise InputError(
+            f"the smaller class has {smallest} rows: stratified train/validation"
+            f"{'/test' if test_fraction > 0 else ''} splits need at least {n_splits}; add rows"
+        )
+    try:
+        parts: Dict[str, np.ndarray] = {}
+        if test_fraction > 0:
+            rest, parts["test"] = train_test_split(
+                rows, test_size=test_fraction, stratify=labels, random_state=seed
+            )
+        else:
+            rest = rows
+        share = validation_fraction / (1 - test_fraction)
+        parts["train"], parts["validation"] = train_test_split(
+            rest, test_size=share, stratify=labels[rest], random_state=seed
+        )
+    except ValueError as error:
+        raise InputError(
+            f"the data is too small for stratified splits ({error}): add rows or lower the "
+            "validation and test fractions"
+        ) from None
+    return {name: np.sort(parts[name]) for name in ("train", "validation", "test") if name in parts}
+
+
+def oversample_minority(
+    rows: np.ndarray, labels: np.ndarray, ratio: Optional[float], seed: int = 0
+) -> np.ndarray:
+    """Add random duplicates of minority-class rows until minority >= ratio * majority.
+
+    Only ever applied to the training split, so validation and test keep the real class
+    balance that the costs are measured on. ``ratio=None`` leaves the rows unchanged.
+
+    Examples
+    --------
+    >>> y = np.array([0] * 8 + [1] * 2)
+    >>> grown = oversample_minority(np.arange(10), y, ratio=1.0)
+    >>> len(grown), int(y[grown].sum())
+    (16, 8)
+    """
+    rows = np.asarray(rows)
+    if ratio is None:
+        return rows
+    if not 0 < ratio <= 1:
+        raise InputError(f"oversampling ratio must be in (0, 1], got {ratio}")
+    counts = np.bincount(labels[rows].astype(np.int64), minlength=2)
+    minority = int(np.argmin(counts))
+    wanted = int(np.ceil(ratio * counts.max()))
+    extra = wanted - int(counts[minority])
+    if extra <= 0 or counts[minority] == 0:
+        return rows
+    rng = np.random.default_rng(seed)
+    pool = rows[labels[rows] == minority]
+    return np.concatenate([rows, rng.choice(pool, size=extra, replace=True)])
