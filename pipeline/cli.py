@@ -207,10 +207,12 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
     from rich.table import Table
 
     table = Table(title="Expected cost per decision", title_justify="left")
+    methods = {model.get("threshold_data", {}).get("method") for model in evaluation["models"]}
+    tuning = "cross-validated cost" if methods == {"cross-validation"} else "validation cost"
     for header, justify in (
         ("fn:fp", "left"),
         ("threshold", "right"),
-        ("validation cost", "right"),
+        (tuning, "right"),
         ("test cost", "right"),
         ("test 95% interval", "right"),
         ("FN", "right"),

@@ -66,6 +66,10 @@ class TrainingConfig:
     reg_lambda: float = 1.0
     max_bin: int = 256
     seed: int = 0
+    # Thresholds come from out-of-fold scores (cv_folds folds over train + validation) up to
+    # cv_max_rows rows; 0 folds, or more rows, tune on the validation split instead.
+    cv_folds: int = 5
+    cv_max_rows: int = 200_000
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,10 @@ def validate(config: Config) -> Config:
         raise UsageError(
             f"training objective must be 'weighted' or 'custom', got {training.objective!r}"
         )
+    if training.cv_folds == 1 or training.cv_folds < 0:
+        raise UsageError(f"training cv_folds must be 0 or at least 2, got {training.cv_folds}")
+    if training.cv_max_rows < 0:
+        raise UsageError(f"training cv_max_rows must be >= 0, got {training.cv_max_rows}")
     positive_ints = ("num_round", "max_depth", "max_bin")
     for name in positive_ints:
         if getattr(training, name) < 1:

@@ -131,6 +131,8 @@ def pipeline_parameters(config: Config, input_uri: str, test_uri: str | None) ->
         "MaxDepth": training.max_depth,
         "MaxBin": training.max_bin,
         "TrainingSeed": training.seed,
+        "CrossValidationFolds": training.cv_folds,
+        "CrossValidationMaxRows": training.cv_max_rows,
         "ProcessingInstanceCount": config.aws.processing_instance_count,
         "TrainingInstanceCount": config.aws.training_instance_count,
     }
@@ -318,6 +320,8 @@ def training_step(
         "reg_lambda": params["RegLambda"],
         "max_bin": params["MaxBin"],
         "seed": params["TrainingSeed"],
+        "cv_folds": params["CrossValidationFolds"],
+        "cv_max_rows": params["CrossValidationMaxRows"],
     }
     trainer = ModelTrainer(
         training_image=image_uri,
@@ -337,6 +341,10 @@ def training_step(
     step_args = trainer.train(
         input_data_config=[
             InputData(channel_name="train", data_source=_preprocess_output(preprocess, "train")),
+            InputData(
+                channel_name="validation",
+                data_source=_preprocess_output(preprocess, "validation"),
+            ),
             InputData(
                 channel_name="profile", data_source=_preprocess_output(preprocess, "profile")
             ),

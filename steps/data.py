@@ -21,6 +21,8 @@ import pandas as pd
 
 from steps.errors import InputError
 
+#: Column the splits add: each row's position in its source file. Reserved in input data.
+ROW_COLUMN = "__row__"
 PARQUET_MAGIC = b"PAR1"
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -276,6 +278,11 @@ def _features(
     frame: pd.DataFrame, spec: TableSpec
 ) -> Tuple[pd.DataFrame, Dict[str, List[str]], List[str]]:
     columns = [str(c) for c in frame.columns]
+    if ROW_COLUMN in columns:
+        raise InputError(
+            f"the data has a column named '{ROW_COLUMN}', which costpipe reserves for row "
+            "positions: rename that column"
+        )
     for role, names in (("categorical", spec.categorical), ("dropped", spec.drop)):
         unknown = [name for name in names if name not in columns]
         if unknown:

@@ -43,7 +43,7 @@ from steps.costs import (
 from steps.data import apply_schema, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
-from steps.model_io import load_model, write_json
+from steps.model_io import LoadedModel, load_model, write_json
 from steps.objective import sigmoid
 from steps.preprocess_io import read_profile, read_split
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
@@ -145,37 +145,58 @@ def split_figures(
     return figures
 
 
+def tuning_scores(
+    model: LoadedModel, splits: Dict[str, Tuple[pd.DataFrame, np.ndarray]]
+) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """Labels and scores the threshold is tuned on, and how they were obtained.
+
+    The model's out-of-fold scores when training cross-validated (every training and
+    validation row, each scored by a fold model that never saw it); otherwise the final
+    model's scores on the validation split.
+    """
+    if model.out_of_fold is not None:
+        oof = model.out_of_fold
+        method = {
+            "method": "cross-validation",
+            "folds": model.meta.get("cv_folds"),
+            "rows": len(oof),
+        }
+        return oof["label"].to_numpy().astype(np.int8), oof["score"].to_numpy(), method
+    frame, labels = splits["validation"]
+    scores = predict_scores(model.booster, apply_schema(frame, model.meta["schema"]))
+    return labels, scores, {"method": "validation", "rows": int(labels.size)}
+
+
 def evaluate_model(
     name: str,
     uri: str,
-    booster: Any,
-    meta: Dict[str, Any],
+    model: LoadedModel,
     splits: Dict[str, Tuple[pd.DataFrame, np.ndarray]],
     matrix: CostMatrix,
     args: argparse.Namespace,
-) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    schema = meta["schema"]
-    scores = {
-        split: predict_scores(booster, apply_schema(frame, schema))
-        for split, (frame, _) in splits.items()
-    }
-    y_val = splits["validation"][1]
+) -> Tuple[Dict[str, Any], Dict[str, Tuple[np.ndarray, np.ndarray]]]:
+    """Tune the threshold, then price the model; returns its figures and its scores."""
+    schema = model.meta["schema"]
+    y_tune, tune_scores, method = tuning_scores(model, splits)
+    test_frame, y_test = splits["test"]
+    test_scores = predict_scores(model.booster, apply_schema(test_frame, schema))
     if args.threshold_objective == "cost":
-        sweep = cost_sweep(y_val, scores["validation"], matrix)
+        sweep = cost_sweep(y_tune, tune_scores, matrix)
     else:
-        sweep = f1_sweep(y_val, scores["validation"])
+        sweep = f1_sweep(y_tune, tune_scores)
     threshold = chosen_threshold(sweep)
     label = schema["labels"][0]
     result = {
         "name": name,
-        "setting": meta["setting"],
+        "setting": model.meta["setting"],
         "model_uri": uri,
         "thresholds": {label: threshold},
         "threshold_objective": args.threshold_objective,
-        "validation": split_figures(y_val, scores["validation"], threshold, matrix, False, args),
-        "test": split_figures(splits["test"][1], scores["test"], threshold, matrix, True, args),
+        "threshold_data": method,
+        "validation": split_figures(y_tune, tune_scores, threshold, matrix, False, args),
+        "test": split_figures(y_test, test_scores, threshold, matrix, True, args),
     }
-    return result, scores
+    return result, {"validation": (y_tune, tune_scores), "test": (y_test, test_scores)}
 
 
 def baseline_figures(
@@ -297,17 +318,20 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
         splits[split] = (frame, labels_from_frame(frame, schema))
     results = []
     score_frames = []
+    test_decisions: Dict[str, np.ndarray] = {}
     for name, uri in models:
-        booster, meta = load_model(args.models_dir / name)
-        result, scores = evaluate_model(name, uri, booster, meta, splits, matrix, args)
+        model = load_model(args.models_dir / name)
+        result, scores = evaluate_model(name, uri, model, splits, matrix, args)
         results.append(result)
-        for split, values in scores.items():
+        threshold = next(iter(result["thresholds"].values()))
+        test_decisions[name] = decide(scores["test"][1], threshold)
+        for split, (labels, values) in scores.items():
             score_frames.append(
                 pd.DataFrame(
                     {
                         "model": name,
                         "split": split,
-                        "label": splits[split][1],
+                        "label": labels,
                         "score": values.astype(np.float32),
                     }
                 )
@@ -319,15 +343,7 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
     baseline_cost = baselines[baseline_name]["test"]["expected_cost"]
     y_test = splits["test"][1]
     misprediction = misprediction_check(
-        y_test,
-        decide(
-            score_frames[[r["name"] for r in results].index(best["name"]) * 2 + 1][
-                "score"
-            ].to_numpy(),
-            next(iter(best["thresholds"].values())),
-        ),
-        args.threshold_misprediction,
-        args.samples,
+        y_test, test_decisions[best["name"]], args.threshold_misprediction, args.samples
     )
     imbalance = report["class_imbalance"]
     checks_passed = bool(imbalance["passed"] and misprediction["passed"])
@@ -348,6 +364,7 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
             "expected_cost": cost,
             "expected_cost_ci": best["test"]["expected_cost_ci"],
             "validation_expected_cost": best["validation"]["expected_cost"],
+            "threshold_data": best["threshold_data"],
             "savings": best["test"]["savings"],
             "baseline": {"name": baseline_name, "expected_cost": baseline_cost},
             "beats_baseline": beats,

@@ -12,14 +12,25 @@ import json
 import os
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional
 
 from steps.errors import InputError
 
 BOOSTER_FILE = "xgboost-model.json"
 META_FILE = "model_meta.json"
+OUT_OF_FOLD_FILE = "oof_scores.parquet"
 ARCHIVE_FILE = "model.tar.gz"
+
+
+@dataclass
+class LoadedModel:
+    """A trained model: the booster, its metadata, and its out-of-fold scores if it has them."""
+
+    booster: Any
+    meta: Dict[str, Any]
+    out_of_fold: Optional[Any] = None  # a DataFrame: __row__, split, label, score
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -82,8 +93,9 @@ def locate_model_files(path: Path, scratch: Path) -> Path:
     return scratch
 
 
-def load_model(path: Path) -> Tuple[Any, Dict[str, Any]]:
-    """Load the booster and its metadata from a model folder or archive."""
+def load_model(path: Path) -> LoadedModel:
+    """Load the booster, its metadata and any out-of-fold scores from a folder or archive."""
+    import pandas as pd
     import xgboost as xgb
 
     with tempfile.TemporaryDirectory(prefix="costpipe-model-") as scratch:
@@ -94,4 +106,6 @@ def load_model(path: Path) -> Tuple[Any, Dict[str, Any]]:
         if not meta_path.is_file():
             raise InputError(f"model at '{path}' has no {META_FILE}: retrain the model")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    return booster, meta
+        oof_path = folder / OUT_OF_FOLD_FILE
+        out_of_fold = pd.read_parquet(oof_path) if oof_path.is_file() else None
+    return LoadedModel(booster=booster, meta=meta, out_of_fold=out_of_fold)

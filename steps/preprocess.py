@@ -24,6 +24,7 @@ import pandas as pd
 
 from steps.checks import DEFAULT_SAMPLES, DEFAULT_THRESHOLD_IMBALANCE, class_imbalance_check
 from steps.data import (
+    ROW_COLUMN,
     PreparedTable,
     TableSpec,
     apply_schema,
@@ -85,9 +86,17 @@ def default_test_data(args: argparse.Namespace) -> Optional[Path]:
     return channel if channel.is_dir() and any(channel.iterdir()) else None
 
 
-def split_frame(features: pd.DataFrame, labels: np.ndarray, target: str) -> pd.DataFrame:
+def split_frame(
+    features: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, target: str
+) -> pd.DataFrame:
+    """Features, the 0/1 target and each row's position in its source file.
+
+    The position (``ROW_COLUMN``) lets cross-validation keep an oversampled row and its
+    copies in one fold, and lets reports trace a decision back to the input.
+    """
     frame = features.reset_index(drop=True)
     frame[target] = labels
+    frame[ROW_COLUMN] = np.asarray(rows, dtype=np.int64)
     return frame
 
 
@@ -116,11 +125,13 @@ def build_splits(
     ratio = args.oversample_ratio if args.oversample_ratio > 0 else None
     rows["train"] = oversample_minority(rows["train"], prepared.labels, ratio, seed=args.seed)
     frames = {
-        name: split_frame(prepared.features.iloc[index], prepared.labels[index], target)
+        name: split_frame(prepared.features.iloc[index], prepared.labels[index], index, target)
         for name, index in rows.items()
     }
     if test is not None:
-        frames["test"] = split_frame(test.features, test.labels, target)
+        frames["test"] = split_frame(
+            test.features, test.labels, np.arange(len(test.labels)), target
+        )
     return frames
 
 

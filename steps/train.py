@@ -1,11 +1,22 @@
 """Training job: XGBoost with the asymmetric loss for one cost setting.
 
-Script mode in the SageMaker XGBoost container: hyperparameters arrive as ``--name value``
-arguments, the channels as ``SM_CHANNEL_TRAIN`` and ``SM_CHANNEL_PROFILE``, and the model folder
-as ``SM_MODEL_DIR`` (SageMaker tars it into ``model.tar.gz``). Run by hand with explicit paths::
+Two ways to give Evaluate scores the model never trained on, for tuning its threshold:
 
-    python -m steps.train --train out/train --profile out/profile --model-dir model/ \\
-        --fn_weight 200 --fp_weight 1
+* cross-validation (default, up to ``cv_max_rows`` rows): ``cv_folds`` fold models over the
+  training and validation rows give every row an out-of-fold score, saved as
+  ``oof_scores.parquet``; the final model then trains on all of those rows. On small data a
+  threshold tuned on a validation split alone is fragile: with a 168:1 cost ratio one test
+  positive below the lowest validation positive costs more than the model saves.
+* holdout (``cv_folds`` 0 or more rows than ``cv_max_rows``): the model trains on the training
+  split only, and Evaluate tunes on its scores for the validation split.
+
+Script mode in the SageMaker XGBoost container: hyperparameters arrive as ``--name value``
+arguments, the channels as ``SM_CHANNEL_TRAIN``, ``SM_CHANNEL_VALIDATION`` and
+``SM_CHANNEL_PROFILE``, and the model folder as ``SM_MODEL_DIR`` (SageMaker tars it into
+``model.tar.gz``). Run by hand with explicit paths::
+
+    python -m steps.train --train out/train --validation out/validation --profile out/profile \\
+        --model-dir model/ --fn_weight 200 --fp_weight 1
 """
 
 from __future__ import annotations
@@ -14,14 +25,14 @@ import argparse
 import os
 import platform
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from steps.data import apply_schema, labels_from_frame
+from steps.data import ROW_COLUMN, apply_schema, labels_from_frame
 from steps.errors import InputError, run_entry_point
-from steps.model_io import save_model
+from steps.model_io import OUT_OF_FOLD_FILE, save_model
 from steps.objective import (
     asymmetric_logistic_objective,
     class_weights,
@@ -31,6 +42,8 @@ from steps.objective import (
 from steps.preprocess_io import read_profile, read_split
 
 OBJECTIVE_IMPLEMENTATIONS = ("weighted", "custom")
+DEFAULT_CV_FOLDS = 5
+DEFAULT_CV_MAX_ROWS = 200_000
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -41,6 +54,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--train", type=Path, default=_env_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
+    )
+    parser.add_argument(
+        "--validation",
+        type=Path,
+        default=_env_path("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"),
     )
     parser.add_argument(
         "--profile",
@@ -73,7 +91,18 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--tree_method", default="hist")
     parser.add_argument("--nthread", type=int, default=0, help="0: all the job's cores")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cv_folds", type=int, default=DEFAULT_CV_FOLDS, help="0: tune on the validation split"
+    )
+    parser.add_argument(
+        "--cv_max_rows",
+        type=int,
+        default=DEFAULT_CV_MAX_ROWS,
+        help="above this many rows, tune on the validation split instead of cross-validating",
+    )
     args = parser.parse_args(argv)
+    if args.cv_folds == 1 or args.cv_folds < 0:
+        raise InputError(f"hyperparameter cv_folds must be 0 or at least 2, got {args.cv_folds}")
     for name in ("fn_weight", "fp_weight", "eta"):
         if not getattr(args, name) > 0:
             raise InputError(f"hyperparameter {name} must be positive, got {getattr(args, name)}")
@@ -122,6 +151,36 @@ def train_booster(features: pd.DataFrame, labels: np.ndarray, args: argparse.Nam
     return booster, prior
 
 
+def out_of_fold_scores(
+    features: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, args: argparse.Namespace
+) -> np.ndarray:
+    """Each row's score from the fold model that did not train on it.
+
+    Folds are stratified by label and grouped by source row, so an oversampled row and its
+    copies always fall in the same fold (a copy in the training folds would leak its label).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from steps.objective import sigmoid
+
+    smallest = int(np.bincount(labels.astype(np.int64), minlength=2).min())
+    folds = min(args.cv_folds, smallest)
+    if folds < 2:
+        raise InputError(
+            f"cross-validation needs at least 2 rows of each class, the smaller has {smallest}: "
+            "add rows or set cv_folds = 0"
+        )
+    import xgboost as xgb
+
+    scores = np.empty(labels.shape[0], dtype=np.float64)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=args.seed)
+    for fit_rows, held_rows in splitter.split(features, labels, groups):
+        booster, _ = train_booster(features.iloc[fit_rows], labels[fit_rows], args)
+        held = xgb.DMatrix(features.iloc[held_rows], enable_categorical=True)
+        scores[held_rows] = sigmoid(booster.predict(held, output_margin=True))
+    return scores
+
+
 def model_meta(
     args: argparse.Namespace, schema: Dict[str, Any], labels: np.ndarray, prior: float
 ) -> Dict[str, Any]:
@@ -132,7 +191,7 @@ def model_meta(
     hyperparameters = {
         key: value
         for key, value in vars(args).items()
-        if key not in ("train", "profile", "model_dir", "setting_name")
+        if not isinstance(value, Path) and key != "setting_name"
     }
     return {
         "name": name,
@@ -151,20 +210,56 @@ def model_meta(
     }
 
 
+def training_rows(args: argparse.Namespace) -> Tuple[pd.DataFrame, str]:
+    """The rows to train on, and how Evaluate will tune thresholds for them.
+
+    Cross-validation trains on the training and validation splits together; the holdout
+    trains on the training split only.
+    """
+    train = read_split(args.train, "train")
+    train["__split__"] = "train"
+    has_validation = args.validation.exists()
+    if args.cv_folds >= 2 and has_validation:
+        validation = read_split(args.validation, "validation")
+        validation["__split__"] = "validation"
+        both = pd.concat([train, validation], ignore_index=True)
+        if len(both) <= args.cv_max_rows:
+            return both, "cross-validation"
+    return train, "validation"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     report = read_profile(args.profile)
     schema = report["schema"]
-    frame = read_split(args.train, "train")
+    frame, threshold_data = training_rows(args)
     features = apply_schema(frame, schema)
     labels = labels_from_frame(frame, schema)
     if np.unique(labels).size < 2:
         raise InputError("the training split holds one class only: add rows of the other class")
+    if threshold_data == "cross-validation":
+        groups = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(len(frame))
+        oof = pd.DataFrame(
+            {
+                ROW_COLUMN: groups,
+                "split": frame["__split__"].to_numpy(),
+                "label": labels,
+                "score": out_of_fold_scores(features, labels, groups, args),
+            }
+        )
     booster, prior = train_booster(features, labels, args)
-    save_model(booster, model_meta(args, schema, labels, prior), args.model_dir)
+    meta = model_meta(args, schema, labels, prior)
+    meta["threshold_data"] = threshold_data
+    if threshold_data == "cross-validation":
+        meta["cv_folds"] = args.cv_folds
+    save_model(booster, meta, args.model_dir)
+    if threshold_data == "cross-validation":
+        # Copies of oversampled rows share a row id and a score: keep one per row.
+        oof.drop_duplicates(ROW_COLUMN).to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
     print(
         f"train: {args.objective_impl} objective, fn_weight={args.fn_weight:g}, "
-        f"fp_weight={args.fp_weight:g}, {labels.size} rows, {args.num_round} rounds"
+        f"fp_weight={args.fp_weight:g}, {labels.size} rows, {args.num_round} rounds, "
+        f"thresholds from {threshold_data}"
     )
 
 
