@@ -55,7 +55,8 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    cost_settings: tuple[str, ...] = ()
+    # None: the grid derived from the cost matrix; an explicit list must not be empty.
+    cost_settings: tuple[str, ...] | None = None
     objective: str = "weighted"
     num_round: int = 300
     max_depth: int = 4
@@ -136,7 +137,7 @@ class Config:
     @property
     def settings(self) -> list[CostSetting]:
         """The cost settings to train: the configured list, or the grid from the cost matrix."""
-        if not self.training.cost_settings:
+        if self.training.cost_settings is None:
             return default_cost_settings(self.cost_matrix)
         try:
             return validate_cost_settings(
@@ -227,6 +228,8 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UsageError(f"{where} must be a number, got {value!r}")
         return float(value)
+    if kind.endswith("| None"):
+        return _convert(value, kind.removesuffix("| None").strip(), where)
     if kind.startswith("tuple"):
         if isinstance(value, str):
             value = [item.strip() for item in value.split(",") if item.strip()]

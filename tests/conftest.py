@@ -1,0 +1,57 @@
+"""Shared fixtures: the breast-cancer data, a fast config, one local execution per session.
+
+Whole-pipeline runs cost seconds each, so the suite makes one home with one execution and
+lets tests that need another execution build on its cache.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config, override
+from pipeline.examples import example_data
+
+# Building definitions must never reach AWS: no credentials, a fixed region.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+
+STUDY_COSTS = {"tp": 35280.0, "fp": 1287.67, "fn": 252000.0, "tn": 0.0}
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return example_data("breast-cancer", tmp_path_factory.mktemp("data"))
+
+
+def fast_config(data: Path, **training: object) -> Config:
+    """The breast-cancer example with two cost settings and few rounds: seconds, not minutes."""
+    config = load_config(None)
+    config = override(
+        config,
+        "data",
+        path=str(data),
+        target="diagnosis",
+        positive_label="M",
+        label_name="malignant",
+    )
+    config = override(config, "costs", **STUDY_COSTS)
+    settings = {"cost_settings": ("1:1", "200:1"), "num_round": 60, "cv_folds": 3}
+    settings.update(training)
+    config = override(config, "training", **settings)
+    return replace(config, registry=replace(config.registry, model_package_group="bc-test"))
+
+
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory: pytest.TempPathFactory, breast_cancer_csv: Path):
+    """One whole local execution in a fresh home: (home, LocalRun, config)."""
+    from pipeline.runner import run_locally
+
+    home = tmp_path_factory.mktemp("home")
+    config = fast_config(breast_cancer_csv)
+    run = run_locally(config, home, max_parallel=2)
+    return home, run, config
