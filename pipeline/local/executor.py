@@ -8,8 +8,8 @@ registration step writes to the local model registry. Step caching follows SageM
 same cache-key attributes within ``ExpireAfter`` reuse the earlier outputs. A failed step
 fails the execution with its reason, and nothing that depends on it runs.
 
-Only the scheduler thread touches the database; worker threads run job processes and hand
-back their results.
+The scheduler thread resolves expressions and records outcomes; worker threads run the job
+processes and record only when their job starts executing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import re
 import secrets
 import string
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from pipeline.expressions import (
     lookup,
     parse_path,
 )
-from pipeline.graph import check_graph, dependencies
+from pipeline.graph import all_steps, check_graph, dependencies
 from pipeline.local.bucket import LocalBucket
 from pipeline.local.jobs import (
     JobContext,
@@ -52,6 +51,7 @@ from pipeline.local.registry import ModelRegistry
 from pipeline.local.store import (
     EXECUTING,
     FAILED,
+    STARTING,
     STOPPED,
     SUCCEEDED,
     ExecutionStore,
@@ -182,6 +182,9 @@ class _Run:
 class LocalExecutor:
     """Runs definitions against a home folder (bucket, database, job folders).
 
+    The scheduler thread resolves expressions and records step outcomes; worker threads run
+    job processes and record only that their job began executing (the store is locked).
+
     Parameters
     ----------
     home : Path
@@ -300,8 +303,10 @@ class LocalExecutor:
         done: set[str],
     ) -> None:
         name, kind = step["Name"], step["Type"]
-        self.store.start_step(run.execution_id, step)
-        self.on_step(name, EXECUTING, {})
+        # A job waits for a free slot as Starting; its worker marks it Executing.
+        status = STARTING if kind in JOB_STEP_TYPES else EXECUTING
+        self.store.start_step(run.execution_id, step, status=status)
+        self.on_step(name, status, {})
         try:
             arguments = self._resolve(run, step.get("Arguments", {}), step)
         except ExpressionError as error:
@@ -373,7 +378,7 @@ class LocalExecutor:
     def _property_file(self, run: _Run, step_name: str, file_name: str) -> Any:
         key = (step_name, file_name)
         if key not in run.property_files:
-            step = next(s for s in _all_steps(run.definition) if s["Name"] == step_name)
+            step = next(s for s in all_steps(run.definition) if s["Name"] == step_name)
             declared = next(
                 f for f in step.get("PropertyFiles", []) if f["PropertyFileName"] == file_name
             )
@@ -407,6 +412,8 @@ class LocalExecutor:
         attempt = 0
         while True:
             attempt += 1
+            self.store.start_step(run.execution_id, step, attempt=attempt)
+            self.on_step(step["Name"], EXECUTING, {"attempt": attempt})
             context = self._context(run, step, attempt)
             try:
                 if step["Type"] == "Processing":
@@ -535,13 +542,3 @@ def _retry_delay(policies: list[dict[str, Any]], exception_type: str, attempt: i
             interval = float(policy.get("IntervalSeconds", 1))
             return interval * float(policy.get("BackoffRate", 1.0)) ** (attempt - 1)
     return None
-
-
-def _all_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    from pipeline.graph import all_steps
-
-    return all_steps(definition)
-
-
-def wait_seconds(start: float) -> float:
-    return time.monotonic() - start

@@ -19,6 +19,7 @@ from typing import Any
 
 from pipeline.local.db import connect, transaction
 
+STARTING = "Starting"
 EXECUTING = "Executing"
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
@@ -222,8 +223,8 @@ class ExecutionStore:
             with self._lock, transaction(self._db):
                 self._db.execute(
                     "UPDATE steps SET status = ?, ended = ?, failure_reason = ?"
-                    " WHERE execution_id = ? AND status = ?",
-                    (FAILED, stamp, reason, execution_id, EXECUTING),
+                    " WHERE execution_id = ? AND status IN (?, ?)",
+                    (FAILED, stamp, reason, execution_id, STARTING, EXECUTING),
                 )
                 self._db.execute(
                     "UPDATE executions SET status = ?, failure_reason = ?, modified = ?, ended = ?"
@@ -233,20 +234,29 @@ class ExecutionStore:
         return dead
 
     # steps ---------------------------------------------------------------------------------
-    def start_step(self, execution_id: str, step: dict[str, Any], attempt: int = 1) -> None:
+    def start_step(
+        self, execution_id: str, step: dict[str, Any], attempt: int = 1, status: str = EXECUTING
+    ) -> None:
+        """Record a step as Starting (queued for a job slot) or Executing (running).
+
+        Its start time is when it first began executing, as SageMaker reports it; a retry
+        keeps that time and counts the attempt.
+        """
         stamp = now()
         with self._lock, transaction(self._db):
             self._db.execute(
                 "INSERT INTO steps (execution_id, name, type, display_name, status, started,"
                 " attempts) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (execution_id, name) DO UPDATE SET status = excluded.status,"
-                " attempts = excluded.attempts",
+                " attempts = excluded.attempts,"
+                " started = CASE WHEN steps.status = 'Starting' THEN excluded.started"
+                " ELSE steps.started END",
                 (
                     execution_id,
                     step["Name"],
                     step["Type"],
                     step.get("DisplayName"),
-                    EXECUTING,
+                    status,
                     stamp,
                     attempt,
                 ),
