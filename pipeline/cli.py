@@ -335,7 +335,9 @@ def command_run(args: argparse.Namespace) -> int:
                 else f"registered {registered['group']} version {registered['version']}"
             )
         else:
-            console.print(f"nothing registered: {result.failure_reason}")
+            reason = result.failure_reason or ""
+            prefix = "" if reason.startswith("nothing registered") else "nothing registered: "
+            console.print(f"{prefix}{reason}")
     return 0 if registered else EXIT_FAILED
 
 

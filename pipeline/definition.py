@@ -506,7 +506,9 @@ def check_step(evaluate: Any, report: Any, params: Parameters, register: Any) ->
     fail = FailStep(
         name=STEP_FAIL,
         display_name="Nothing registered",
-        error_message=Join(on="", values=[_report_value(evaluate, report, "best.verdict")]),
+        error_message=Join(
+            on="", values=["nothing registered: ", _report_value(evaluate, report, "best.verdict")]
+        ),
     )
     return ConditionStep(
         name=STEP_CHECK,

@@ -298,9 +298,9 @@ def verdict(
     if not checks_passed:
         reasons.append("the class-imbalance checks failed (see checks in evaluation.json)")
     if reasons:
-        return "not registered: " + "; ".join(reasons)
+        return "; ".join(reasons)
     return (
-        f"registered {best['name']}: {cost:,.2f} per decision on test against "
+        f"{best['name']} costs {cost:,.2f} per decision on test against "
         f"{baseline_cost:,.2f} for {baseline_name}"
     )
 

@@ -151,7 +151,8 @@ def test_registration_reads_the_model_and_metadata_from_the_evaluation_report(de
 def test_fail_step_carries_the_verdict(definition):
     fail = steps_by_name(definition)["NothingRegistered"]
     joined = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert joined[0]["Std:JsonGet"]["Path"] == "best.verdict"
+    assert joined[0] == "nothing registered: "
+    assert joined[1]["Std:JsonGet"]["Path"] == "best.verdict"
 
 
 def test_the_definition_is_deterministic(breast_cancer_csv, definition):

@@ -104,6 +104,7 @@ def test_a_condition_that_says_no_fails_with_the_reason_and_registers_nothing(fi
     run = run_locally(strict, home, max_parallel=2)
     assert run.result.status == "Failed"
     assert run.result.registered is None
+    assert run.result.failure_reason.startswith("nothing registered: cheapest model")
     assert "above MaxCostPerDecision 1.00" in run.result.failure_reason
     assert run.result.steps["NothingRegistered"]["status"] == "Failed"
     assert run.result.steps["CheckCheapest"]["properties"] == {"Outcome": "False"}
