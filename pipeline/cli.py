@@ -48,6 +48,12 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data", help="training data: a CSV or Parquet file")
     group.add_argument("--test-data", help="a test file, instead of a test split")
     group.add_argument("--target", help="the target column")
+    group.add_argument("--targets", help="multi-label: comma-separated 0/1 label columns")
+    group.add_argument(
+        "--label-delimiter", help="multi-label: the target column joins labels with this"
+    )
+    group.add_argument("--no-label", help="multi-label: a label for rows that have none")
+    group.add_argument("--text", help="comma-separated text columns (TF-IDF features)")
     group.add_argument("--positive-label", help="the target value that is the positive class")
     group.add_argument("--label-name", help="a name for the positive class in reports")
     group.add_argument("--categorical", help="comma-separated categorical feature columns")
@@ -73,6 +79,14 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--oversample-ratio", type=_number, help="oversample the minority class (0-1)"
+    )
+    group.add_argument(
+        "--oversample-min-count", type=int, help="multi-label: oversample rare labels to this"
+    )
+    group.add_argument(
+        "--multilabel-strategy",
+        choices=("per-label", "multi-output"),
+        help="one booster per label, or one multi-output booster",
     )
     group.add_argument("--pipeline-name", help="the pipeline's name")
     group.add_argument("--model-package-group", help="the model package group to register in")
@@ -144,7 +158,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config = load_config(None)
     else:
         config = example_config(args.example or DEFAULT_EXAMPLE, args.home)
-    split = lambda text: tuple(n.strip() for n in text.split(",") if n.strip())  # noqa: E731
+
+    def split(text: str | None) -> tuple[str, ...] | None:
+        return None if text is None else tuple(n.strip() for n in text.split(",") if n.strip())
+
     config = override(
         config,
         "data",
@@ -153,8 +170,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         target=args.target,
         positive_label=args.positive_label,
         label_name=args.label_name,
-        categorical=split(args.categorical) if args.categorical is not None else None,
-        drop=split(args.drop) if args.drop is not None else None,
+        categorical=split(args.categorical),
+        drop=split(args.drop),
+        targets=split(args.targets),
+        label_delimiter=args.label_delimiter,
+        no_label=args.no_label,
+        text=split(args.text),
     )
     config = override(
         config, "costs", tp=args.cost_tp, fp=args.cost_fp, fn=args.cost_fn, tn=args.cost_tn
@@ -164,6 +185,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "training",
         cost_settings=parse_settings_flag(args.cost_settings) if args.cost_settings else None,
         objective=args.objective,
+        multilabel_strategy=args.multilabel_strategy,
     )
     config = override(
         config,
@@ -171,7 +193,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         max_cost_per_decision=args.max_cost_per_decision,
         threshold_objective=args.threshold_objective,
     )
-    config = override(config, "split", oversample_ratio=args.oversample_ratio)
+    config = override(
+        config,
+        "split",
+        oversample_ratio=args.oversample_ratio,
+        oversample_min_count=args.oversample_min_count,
+    )
     config = override(config, "registry", model_package_group=args.model_package_group)
     return override(config, "aws", pipeline_name=args.pipeline_name)
 

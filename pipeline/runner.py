@@ -23,7 +23,15 @@ from pipeline.definition import (
 from pipeline.errors import UsageError
 from pipeline.local.bucket import LocalBucket
 from pipeline.local.executor import BUCKET_FOLDER, ExecutionResult, LocalExecutor, StepEvent
-from steps.data import TableSpec, file_digest, find_data_file, prepare_table, read_table
+from steps.data import (
+    TableSpec,
+    file_digest,
+    find_data_file,
+    prepare_table,
+    prepare_test_table,
+    read_table,
+)
+from steps.preprocess import check_label_counts
 from steps.split import stratified_split
 
 LOCAL_BUCKET = "costpipe-local"
@@ -45,40 +53,50 @@ def local_target(config: Config) -> Target:
     )
 
 
-def check_data(config: Config) -> None:
-    """Read and check the data (and test file) as the Preprocess job will; raise on problems."""
+def table_spec(config: Config) -> TableSpec:
     data = config.data
-    if not data.path:
-        raise UsageError("no data given: pass --data FILE (CSV or Parquet) or --example NAME")
-    if not data.target:
-        raise UsageError("no target column given: pass --target COLUMN")
-    spec = TableSpec(
+    return TableSpec(
         target=data.target,
         positive_label=data.positive_label or None,
         label_name=data.label_name or None,
         categorical=data.categorical,
         drop=data.drop,
+        targets=data.targets,
+        label_delimiter=data.label_delimiter or None,
+        text=data.text,
+        no_label=data.no_label or None,
     )
+
+
+def check_data(config: Config) -> None:
+    """Read and check the data (and test file) as the Preprocess job will; raise on problems."""
+    data = config.data
+    if not data.path:
+        raise UsageError("no data given: pass --data FILE (CSV or Parquet) or --example NAME")
+    if not data.target and not data.targets:
+        raise UsageError("no target column given: pass --target COLUMN (or --targets A,B,C)")
+    spec = table_spec(config)
     prepared = prepare_table(read_table(Path(data.path)), spec)
+    unknown = sorted(set(config.costs.labels) - set(prepared.schema["labels"]))
+    if unknown:
+        raise UsageError(
+            f"per-label costs name '{unknown[0]}', which is not a label of the data (labels: "
+            f"{', '.join(prepared.schema['labels'][:10])}): fix the label name"
+        )
     has_test = bool(data.test_path)
     if has_test:
-        test_spec = TableSpec(
-            target=data.target,
-            positive_label=prepared.schema["positive_label"],
-            categorical=data.categorical,
-            drop=data.drop,
-        )
-        checked = prepare_table(read_table(Path(data.test_path)), test_spec)
-        if checked.schema["features"] != prepared.schema["features"]:
-            raise UsageError(
-                f"test file '{data.test_path}' has other feature columns than the data: give it the"
-                " same columns"
-            )
-    stratified_split(
+        prepare_test_table(read_table(Path(data.test_path)), spec, prepared.schema)
+    rows = stratified_split(
         prepared.labels,
         config.split.validation_fraction,
         0.0 if has_test else config.split.test_fraction,
         config.split.seed,
+    )
+    check_label_counts(
+        prepared.labels[rows["train"]],
+        prepared.schema["labels"],
+        config.split.min_label_count,
+        config.split.oversample_min_count,
     )
 
 

@@ -88,3 +88,54 @@ def misprediction_check(
         "evaluated": evaluated,
         "passed": bool(not evaluated or worst <= threshold_misprediction),
     }
+
+
+def multilabel_imbalance_check(
+    labels: np.ndarray,
+    names: list,
+    threshold_imbalance: float = DEFAULT_THRESHOLD_IMBALANCE,
+    samples: int = DEFAULT_SAMPLES,
+) -> Dict[str, Any]:
+    """The imbalance check per label (its positives against its negatives); the worst decides.
+
+    A binary table is the one-label case and gives the same figures as
+    :func:`class_imbalance_check`.
+    """
+    labels = np.asarray(labels)
+    per_label = {
+        str(name): class_imbalance_check(labels[:, index], threshold_imbalance, samples)
+        for index, name in enumerate(names)
+    }
+    worst = max(per_label, key=lambda name: per_label[name]["ratio"])
+    summary = dict(per_label[worst])
+    summary["worst_label"] = worst
+    summary["per_label"] = {name: check["ratio"] for name, check in per_label.items()}
+    summary["passed"] = all(check["passed"] for check in per_label.values())
+    return summary
+
+
+def multilabel_misprediction_check(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    names: list,
+    threshold_misprediction: float = DEFAULT_THRESHOLD_MISPREDICTION,
+    samples: int = DEFAULT_SAMPLES,
+) -> Dict[str, Any]:
+    """The misprediction check per label and class; every label must pass."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    per_label = {
+        str(name): misprediction_check(
+            y_true[:, index], y_pred[:, index], threshold_misprediction, samples
+        )
+        for index, name in enumerate(names)
+    }
+    if len(per_label) == 1:
+        return next(iter(per_label.values()))
+    return {
+        "per_label": {name: check["per_class"] for name, check in per_label.items()},
+        "threshold": float(threshold_misprediction),
+        "samples": int(y_true.shape[0]),
+        "evaluated": int(y_true.shape[0]) >= samples,
+        "passed": all(check["passed"] for check in per_label.values()),
+    }

@@ -29,20 +29,45 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 _SNIFF_BYTES = 64 * 1024
 
 
+#: Most labels a multi-label target may have (Amazon Comprehend's limit for custom classifiers).
+MAX_LABELS = 100
+#: Prefix of the 0/1 columns the splits hold for labels read from a delimited target column.
+LABEL_COLUMN_PREFIX = "label:"
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """What the user said about the table: the target, its positive value, the column roles."""
+    """What the user said about the table: the target(s), the column roles.
 
-    target: str
+    Binary: ``target`` and its ``positive_label``. Multi-label: ``targets`` (several 0/1
+    columns), or ``target`` with ``label_delimiter`` (one column of labels joined by it, e.g.
+    ``toxic|threat``); rows with no label are an error unless ``no_label`` names an explicit
+    label for them (e.g. ``"none"``).
+    """
+
+    target: str = ""
     positive_label: Optional[str] = None
     label_name: Optional[str] = None
     categorical: Tuple[str, ...] = ()
     drop: Tuple[str, ...] = ()
+    targets: Tuple[str, ...] = ()
+    label_delimiter: Optional[str] = None
+    text: Tuple[str, ...] = ()
+    no_label: Optional[str] = None
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.targets) or bool(self.label_delimiter)
+
+    @property
+    def target_columns(self) -> Tuple[str, ...]:
+        return self.targets if self.targets else ((self.target,) if self.target else ())
 
 
 @dataclass
 class PreparedTable:
-    """Features and 0/1 labels, with the schema that turns new data into the same features."""
+    """Features, the 0/1 label matrix (one column per label; binary data has one) and the
+    schema that turns new data into the same features and labels."""
 
     features: pd.DataFrame
     labels: np.ndarray
@@ -191,44 +216,62 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def prepare_table(frame: pd.DataFrame, spec: TableSpec) -> PreparedTable:
-    """Check the target and features and turn them into model inputs.
+    """Check the target(s) and features and turn them into model inputs.
 
-    The target becomes 1 for ``spec.positive_label`` and 0 for the other class; declared
-    categorical columns become pandas categories with levels fixed here (from all rows), so
-    every split and every later scoring uses the same codes.
+    Binary data: the target becomes 1 for ``spec.positive_label`` and 0 for the other class.
+    Multi-label data: one 0/1 column per label. Declared categorical columns become pandas
+    categories with levels fixed here (from all rows), so every split and every later scoring
+    uses the same codes; declared text columns are kept as text for the model's TF-IDF.
     """
-    labels, positive, negative = _binary_labels(frame, spec)
+    if spec.multilabel:
+        labels, label_schema = _multilabel_labels(frame, spec)
+    else:
+        binary, positive, negative = _binary_labels(frame, spec)
+        labels = binary[:, None]
+        label_schema = {
+            "task": "binary",
+            "target": spec.target,
+            "positive_label": positive,
+            "negative_label": negative,
+            "labels": [spec.label_name or positive],
+            "label_columns": [spec.target],
+        }
     features, categorical_levels, warnings = _features(frame, spec)
     schema = {
-        "target": spec.target,
-        "positive_label": positive,
-        "negative_label": negative,
-        "labels": [spec.label_name or positive],
-        "features": list(features.columns),
+        **label_schema,
+        "features": [c for c in features.columns if c not in spec.text],
         "categorical": categorical_levels,
+        "text": list(spec.text),
     }
     return PreparedTable(features=features, labels=labels, schema=schema, warnings=warnings)
 
 
-def _binary_labels(frame: pd.DataFrame, spec: TableSpec) -> Tuple[np.ndarray, str, str]:
-    if spec.target not in frame.columns:
+def _check_target_column(frame: pd.DataFrame, name: str, flag: str) -> None:
+    if name not in frame.columns:
         columns = [str(c) for c in frame.columns]
-        close = difflib.get_close_matches(spec.target, columns, n=1)
+        close = difflib.get_close_matches(name, columns, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise InputError(
-            f"target column '{spec.target}' is not in the data (columns: {shown}): {hint}name the "
-            "target with --target"
+            f"target column '{name}' is not in the data (columns: {shown}): {hint}name the "
+            f"target with {flag}"
         )
-    target = frame[spec.target]
-    missing = target.isna().to_numpy()
+
+
+def _check_no_missing(frame: pd.DataFrame, name: str) -> None:
+    missing = frame[name].isna().to_numpy()
     if missing.any():
         first = int(np.flatnonzero(missing)[0]) + 1
         raise InputError(
-            f"target '{spec.target}' is missing in {int(missing.sum())} of {len(frame)} rows "
+            f"target '{name}' is missing in {int(missing.sum())} of {len(frame)} rows "
             f"(first at data row {first}): drop those rows or fill in their labels"
         )
-    text = target.map(_label_text)
+
+
+def _binary_labels(frame: pd.DataFrame, spec: TableSpec) -> Tuple[np.ndarray, str, str]:
+    _check_target_column(frame, spec.target, "--target")
+    _check_no_missing(frame, spec.target)
+    text = frame[spec.target].map(_label_text)
     values = sorted(text.unique().tolist())
     if len(values) == 1:
         raise InputError(
@@ -239,11 +282,107 @@ def _binary_labels(frame: pd.DataFrame, spec: TableSpec) -> Tuple[np.ndarray, st
         shown = ", ".join(values[:6]) + (", ..." if len(values) > 6 else "")
         raise InputError(
             f"target '{spec.target}' has {len(values)} classes ({shown}), not two: give a binary "
-            "target, or one 0/1 column per label for multi-label data"
+            "target, or set a label delimiter (--label-delimiter) or one 0/1 column per label "
+            "(--targets) for multi-label data"
         )
     positive = _positive_label(spec, values)
     negative = values[0] if values[1] == positive else values[1]
     return (text == positive).to_numpy().astype(np.int8), positive, negative
+
+
+def _multilabel_labels(
+    frame: pd.DataFrame, spec: TableSpec, require_every_label: bool = True
+) -> Tuple[np.ndarray, Dict[str, Any]]:
+    """The label matrix from several 0/1 columns or one delimited column, with its schema."""
+    if spec.targets:
+        names = list(spec.targets)
+        if len(set(names)) != len(names):
+            raise InputError("a target column is listed twice in --targets: list each once")
+        for name in names:
+            _check_target_column(frame, name, "--targets")
+            _check_no_missing(frame, name)
+        columns = []
+        for name in names:
+            text = frame[name].map(_label_text)
+            bad = sorted(set(text.unique()) - {"0", "1"})
+            if bad:
+                raise InputError(
+                    f"target column '{name}' holds {bad[0]!r}, not 0/1: multi-label targets given "
+                    "as columns must be 0/1 (or true/false)"
+                )
+            columns.append((text == "1").to_numpy())
+        labels = np.column_stack(columns).astype(np.int8)
+        label_columns = list(names)
+        schema: Dict[str, Any] = {"task": "multilabel", "target": None, "targets": names}
+    else:
+        _check_target_column(frame, spec.target, "--target")
+        delimiter = spec.label_delimiter
+        tokens = frame[spec.target].map(
+            lambda value: (
+                []
+                if _is_missing(value)
+                else [t.strip() for t in str(value).split(delimiter) if t.strip()]
+            )
+        )
+        names = sorted({token for row in tokens for token in row})
+        if not names:
+            raise InputError(
+                f"target '{spec.target}' holds no labels: give labels joined by "
+                f"'{delimiter}', e.g. toxic{delimiter}threat"
+            )
+        index = {name: i for i, name in enumerate(names)}
+        labels = np.zeros((len(frame), len(names)), dtype=np.int8)
+        for row, row_tokens in enumerate(tokens):
+            for token in row_tokens:
+                labels[row, index[token]] = 1
+        label_columns = [LABEL_COLUMN_PREFIX + name for name in names]
+        schema = {"task": "multilabel", "target": spec.target, "label_delimiter": delimiter}
+    labels, names, label_columns = _rows_without_labels(labels, names, label_columns, spec)
+    if len(names) > MAX_LABELS:
+        raise InputError(
+            f"the target has {len(names)} labels, more than {MAX_LABELS}: merge rare labels or "
+            "split the problem"
+        )
+    counts = labels.sum(axis=0)
+    for name, count in zip(names, counts):
+        if not require_every_label:
+            break
+        if count == 0:
+            raise InputError(f"label '{name}' has no positive rows: drop it from the targets")
+        if count == len(labels):
+            raise InputError(
+                f"label '{name}' is set on every row: it carries no information, drop it"
+            )
+    schema.update({"labels": list(names), "label_columns": label_columns})
+    return labels, schema
+
+
+def _rows_without_labels(
+    labels: np.ndarray, names: List[str], columns: List[str], spec: TableSpec
+) -> Tuple[np.ndarray, List[str], List[str]]:
+    """Refuse unlabelled rows, or give them the explicit label ``spec.no_label``."""
+    empty = labels.sum(axis=1) == 0
+    if not empty.any():
+        return labels, names, columns
+    if not spec.no_label:
+        first = int(np.flatnonzero(empty)[0]) + 1
+        raise InputError(
+            f"{int(empty.sum())} of {len(labels)} rows have no label (first at data row {first}):"
+            " label them, or set no_label (e.g. --no-label none) to give them an explicit label"
+        )
+    if spec.no_label in names:
+        raise InputError(
+            f"no_label '{spec.no_label}' is already a label: choose another name for rows "
+            "without one"
+        )
+    column = (
+        LABEL_COLUMN_PREFIX + spec.no_label if spec.label_delimiter else f"no_label:{spec.no_label}"
+    )
+    return (
+        np.column_stack([labels, empty.astype(np.int8)]),
+        [*names, spec.no_label],
+        [*columns, column],
+    )
 
 
 def _label_text(value: Any) -> str:
@@ -252,7 +391,8 @@ def _label_text(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    return {"true": "1", "false": "0"}.get(text.lower(), text)
 
 
 def _positive_label(spec: TableSpec, values: Sequence[str]) -> str:
@@ -264,8 +404,6 @@ def _positive_label(spec: TableSpec, values: Sequence[str]) -> str:
             "positive one with --positive-label"
         )
     wanted = _label_text(spec.positive_label)
-    if wanted.lower() in ("true", "false") and set(values) == {"0", "1"}:
-        wanted = "1" if wanted.lower() == "true" else "0"
     if wanted not in values:
         raise InputError(
             f"positive label '{spec.positive_label}' is not a value of target '{spec.target}' "
@@ -283,19 +421,34 @@ def _features(
             f"the data has a column named '{ROW_COLUMN}', which costpipe reserves for row "
             "positions: rename that column"
         )
-    for role, names in (("categorical", spec.categorical), ("dropped", spec.drop)):
+    for role, names in (
+        ("categorical", spec.categorical),
+        ("dropped", spec.drop),
+        ("text", spec.text),
+    ):
         unknown = [name for name in names if name not in columns]
         if unknown:
             raise InputError(
                 f"{role} column '{unknown[0]}' is not in the data: check its spelling "
                 f"(columns: {', '.join(columns[:12])})"
             )
-    if spec.target in spec.categorical or spec.target in spec.drop:
+    targets = set(spec.target_columns)
+    for role, names in (
+        ("categorical", spec.categorical),
+        ("drop", spec.drop),
+        ("text", spec.text),
+    ):
+        clash = targets & set(names)
+        if clash:
+            raise InputError(
+                f"target '{sorted(clash)[0]}' is also listed as a {role} column: remove it there"
+            )
+    both = set(spec.categorical) & set(spec.text)
+    if both:
         raise InputError(
-            f"target '{spec.target}' is also listed as a feature column: remove it from "
-            "categorical/drop"
+            f"column '{sorted(both)[0]}' is declared both categorical and text: choose one"
         )
-    names = [c for c in frame.columns if c != spec.target and c not in spec.drop]
+    names = [c for c in frame.columns if c not in targets and c not in spec.drop]
     if not names:
         raise InputError("the data has no feature columns besides the target: add features")
     features = frame[names].copy()
@@ -308,7 +461,9 @@ def _features(
                 f"feature column '{name}' is entirely empty: drop it (--drop {name}) or fill "
                 "in its values"
             )
-        if name in spec.categorical:
+        if name in spec.text:
+            features[name] = column.map(lambda v: "" if _is_missing(v) else str(v))
+        elif name in spec.categorical:
             text = column.map(lambda v: None if _is_missing(v) else _label_text(v))
             levels[name] = sorted(text.dropna().unique().tolist())
             features[name] = pd.Categorical(text, categories=levels[name])
@@ -336,12 +491,14 @@ def _text_in_numeric_message(name: str, column: pd.Series) -> str:
         value = value[:37] + "..."
     return (
         f"feature column '{name}' holds text ('{value}' in data row {position + 1}): declare "
-        f"it categorical (--categorical {name}) or make its values numbers"
+        f"it categorical (--categorical {name}) or text (--text {name}), or make its values "
+        "numbers"
     )
 
 
 def apply_schema(frame: pd.DataFrame, schema: Dict[str, Any]) -> pd.DataFrame:
-    """The schema's feature columns of ``frame``, categories re-coded with the schema's levels."""
+    """The schema's non-text feature columns of ``frame``, categories re-coded with the
+    schema's levels. Text columns become features through the model's TF-IDF."""
     missing = [name for name in schema["features"] if name not in frame.columns]
     if missing:
         raise InputError(
@@ -355,6 +512,61 @@ def apply_schema(frame: pd.DataFrame, schema: Dict[str, Any]) -> pd.DataFrame:
     return features
 
 
+def label_frame(labels: np.ndarray, schema: Dict[str, Any]) -> pd.DataFrame:
+    """The label matrix as the 0/1 columns a prepared split holds."""
+    return pd.DataFrame(np.asarray(labels, dtype=np.int8), columns=schema["label_columns"])
+
+
 def labels_from_frame(frame: pd.DataFrame, schema: Dict[str, Any]) -> np.ndarray:
-    """0/1 labels of a prepared split (the target column already holds 0/1)."""
-    return frame[schema["target"]].to_numpy().astype(np.int8)
+    """The 0/1 label matrix (rows x labels) of a prepared split."""
+    columns = schema.get("label_columns") or [schema["target"]]
+    return frame[columns].to_numpy().astype(np.int8)
+
+
+def prepare_test_table(
+    frame: pd.DataFrame, spec: TableSpec, schema: Dict[str, Any]
+) -> PreparedTable:
+    """Check a user's own test file against the data's schema and read its labels.
+
+    The same checks as :func:`prepare_table`, except that a test set may miss a class or a
+    label; its labels must be ones the data has, and it must have the data's feature columns.
+    """
+    features, _, warnings = _features(frame, spec)
+    own = [c for c in features.columns if c not in spec.text]
+    if own != schema["features"] or list(spec.text) != schema["text"]:
+        raise InputError(
+            "the test file has other feature columns than the data: give it the same columns"
+        )
+    names = schema["labels"]
+    if schema["task"] == "binary":
+        _check_target_column(frame, spec.target, "--target")
+        _check_no_missing(frame, spec.target)
+        text = frame[spec.target].map(_label_text)
+        known = {schema["positive_label"], schema["negative_label"]}
+        unknown = sorted(set(text.unique()) - known)
+        if unknown:
+            raise InputError(
+                f"the test file's target '{spec.target}' holds {unknown[0]!r}, which the data "
+                f"does not (values: {', '.join(sorted(known))}): fix the test file"
+            )
+        labels = (text == schema["positive_label"]).to_numpy().astype(np.int8)[:, None]
+    else:
+        test_labels, test_schema = _multilabel_labels(frame, spec, require_every_label=False)
+        unknown = [name for name in test_schema["labels"] if name not in names]
+        if unknown:
+            raise InputError(
+                f"the test file has the label '{unknown[0]}', which the data does not: fix the "
+                "test file or add that label to the data"
+            )
+        labels = np.zeros((len(frame), len(names)), dtype=np.int8)
+        for index, name in enumerate(test_schema["labels"]):
+            labels[:, names.index(name)] = test_labels[:, index]
+    kept = apply_schema(frame, schema)
+    if spec.text:
+        kept = kept.join(features[list(spec.text)])
+    return PreparedTable(
+        features=kept,
+        labels=labels,
+        schema=schema,
+        warnings=warnings,
+    )

@@ -1,11 +1,13 @@
-"""Evaluate job: tune every model's threshold, price every model, pick the cheapest.
+"""Evaluate job: tune every model's thresholds, price every model, pick the cheapest.
 
-For each model: score the validation split, choose the threshold that minimises the expected
+For each model and label: take scores the model never trained on (its out-of-fold scores, or
+its scores on the validation split), choose the threshold that minimises that label's expected
 cost there (or maximises F1, by option), apply it to the test split, and report the test
 confusion counts, expected cost with a bootstrap interval, savings against the best trivial
-policy and the usual metrics. The cheapest model *by validation cost* is the best one: the test
-split is for reporting, never for choosing. Writes ``evaluation.json`` (the contract the
-condition and the registry read) and ``scores.parquet`` (every model's scores, for the report).
+policy and the usual metrics. With several labels the economic cost of a row is the sum over
+its labels. The cheapest model *by tuning cost* is the best one: the test split is for
+reporting, never for choosing. Writes ``evaluation.json`` (the contract the condition and the
+registry read) and ``scores.parquet`` (every model's scores, for the report).
 
 Container conventions: splits under ``/opt/ml/processing/input/{validation,test,profile}``, one
 folder per model under ``/opt/ml/processing/input/models/<name>`` holding ``model.tar.gz``.
@@ -19,6 +21,7 @@ Run by hand::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import tempfile
@@ -27,24 +30,24 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import hamming_loss, log_loss
 
 from steps.checks import (
     DEFAULT_SAMPLES,
     DEFAULT_THRESHOLD_MISPREDICTION,
-    misprediction_check,
+    multilabel_misprediction_check,
 )
 from steps.costs import (
+    OUTCOMES,
     ConfusionCounts,
     CostMatrix,
-    bootstrap_cost_interval,
     resample_counts,
     savings,
 )
-from steps.data import apply_schema, labels_from_frame
+from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
 from steps.model_io import LoadedModel, load_model, write_json
-from steps.objective import sigmoid
 from steps.preprocess_io import read_profile, read_split
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
 
@@ -52,6 +55,10 @@ PROCESSING_ROOT = Path("/opt/ml/processing")
 THRESHOLD_OBJECTIVES = ("cost", "f1")
 EVALUATION_FILE = "evaluation.json"
 SCORES_FILE = "scores.parquet"
+#: Longest value SageMaker accepts in a model package's CustomerMetadataProperties.
+METADATA_VALUE_LIMIT = 256
+
+Splits = Dict[str, Tuple[pd.DataFrame, np.ndarray]]
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -68,8 +75,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         metavar="NAME=URI",
         help="a model to evaluate: its folder name under --models-dir and the URI to register",
     )
-    for outcome in ("tp", "fp", "fn", "tn"):
+    for outcome in OUTCOMES:
         parser.add_argument(f"--cost-{outcome}", required=True)
+    parser.add_argument(
+        "--label-costs",
+        default="",
+        help='per-label cost overrides as JSON, e.g. {"threat": {"fn": 500}}',
+    )
     parser.add_argument("--max-cost-per-decision", type=float, default=math.inf)
     parser.add_argument("--threshold-objective", choices=THRESHOLD_OBJECTIVES, default="cost")
     parser.add_argument(
@@ -99,20 +111,41 @@ def parse_model_arguments(values: Sequence[str]) -> List[Tuple[str, str]]:
     return models
 
 
-def predict_scores(booster: Any, features: pd.DataFrame) -> np.ndarray:
-    """Probabilities from raw margins, the same way for built-in and custom objectives."""
-    import xgboost as xgb
-
-    matrix = xgb.DMatrix(features, enable_categorical=True)
-    return sigmoid(booster.predict(matrix, output_margin=True))
+def label_cost_matrices(
+    default: CostMatrix, overrides_json: str, labels: List[str]
+) -> Dict[str, CostMatrix]:
+    """Each label's cost matrix: the default, with any per-label entries replaced."""
+    overrides: Dict[str, Any] = {}
+    if overrides_json.strip():
+        try:
+            overrides = json.loads(overrides_json)
+        except ValueError as error:
+            raise InputError(
+                f"label costs are not valid JSON ({error}): fix --label-costs"
+            ) from None
+        if not isinstance(overrides, dict):
+            raise InputError('label costs must map labels to cost entries, e.g. {"a": {"fn": 5}}')
+    unknown = sorted(set(overrides) - set(labels))
+    if unknown:
+        raise InputError(
+            f"label costs name '{unknown[0]}', which is not a label (labels: "
+            f"{', '.join(labels[:10])}): fix the label name"
+        )
+    matrices = {}
+    for label in labels:
+        entries = overrides.get(label, {})
+        if not isinstance(entries, dict):
+            raise InputError(f"label costs for '{label}' must be a table of tp/fp/fn/tn entries")
+        matrices[label] = CostMatrix.from_mapping({**default.as_dict(), **entries})
+    return matrices
 
 
 def chosen_threshold(sweep: ThresholdSweep) -> float:
     """Halfway between the last score called positive and the next one below it.
 
-    Any threshold in that gap makes the same validation decisions; its middle leaves new
-    cases near the cut the most room on both sides. Scores are probabilities, so the gap above
-    the highest score ends at 1 and the one below the lowest at 0.
+    Any threshold in that gap makes the same tuning decisions; its middle leaves new cases near
+    the cut the most room on both sides. Scores are probabilities, so the gap above the highest
+    score ends at 1 and the one below the lowest at 0.
     """
     low, high = sweep.best_interval
     high = min(high, 1.0)
@@ -122,21 +155,40 @@ def chosen_threshold(sweep: ThresholdSweep) -> float:
     return float((low + high) / 2)
 
 
-def split_figures(
-    y: np.ndarray,
-    scores: np.ndarray,
-    threshold: float,
-    matrix: CostMatrix,
-    with_interval: bool,
-    args: argparse.Namespace,
+def tuning_scores(
+    model: LoadedModel, splits: Splits
+) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """Labels and scores (rows x labels) the thresholds are tuned on, and how they were made.
+
+    The model's out-of-fold scores when it trained cross-validated (every training and
+    validation row, each scored by a fold model that never saw it); otherwise the final model's
+    scores on the validation split.
+    """
+    names = model.model.schema["labels"]
+    if model.out_of_fold is not None:
+        oof = model.out_of_fold
+        wide_labels = oof.pivot(index=ROW_COLUMN, columns="label_name", values="label")[names]
+        wide_scores = oof.pivot(index=ROW_COLUMN, columns="label_name", values="score")[names]
+        method = {
+            "method": "cross-validation",
+            "folds": model.meta.get("cv_folds"),
+            "rows": len(wide_labels),
+        }
+        return wide_labels.to_numpy().astype(np.int8), wide_scores.to_numpy(), method
+    frame, labels = splits["validation"]
+    return (
+        labels,
+        model.model.predict_proba(frame),
+        {"method": "validation", "rows": int(labels.shape[0])},
+    )
+
+
+def label_figures(
+    y: np.ndarray, scores: np.ndarray, threshold: float, matrix: CostMatrix
 ) -> Dict[str, Any]:
+    """One label's figures at its threshold: cost, savings, confusion, metrics, rates."""
     counts = confusion_counts(y, decide(scores, threshold))
     figures: Dict[str, Any] = {"expected_cost": matrix.expected_cost(counts)}
-    if with_interval:
-        low, high = bootstrap_cost_interval(
-            matrix, counts, n_resamples=args.bootstrap_resamples, seed=args.seed
-        )
-        figures["expected_cost_ci"] = [low, high]
     baselines = matrix.baseline_costs(counts.positives, counts.negatives)
     figures["savings"] = savings(figures["expected_cost"], min(baselines.values()))
     figures["confusion"] = counts.as_dict()
@@ -145,80 +197,156 @@ def split_figures(
     return figures
 
 
-def tuning_scores(
-    model: LoadedModel, splits: Dict[str, Tuple[pd.DataFrame, np.ndarray]]
-) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
-    """Labels and scores the threshold is tuned on, and how they were obtained.
+def row_costs(Y: np.ndarray, D: np.ndarray, matrices: List[CostMatrix]) -> np.ndarray:
+    """Each row's cost: the sum over its labels of the cost of that label's outcome."""
+    costs = np.zeros(Y.shape[0])
+    for index, matrix in enumerate(matrices):
+        y, d = Y[:, index] == 1, D[:, index] == 1
+        costs += np.select(
+            [y & d, ~y & d, y & ~d], [matrix.tp, matrix.fp, matrix.fn], default=matrix.tn
+        )
+    return costs
 
-    The model's out-of-fold scores when training cross-validated (every training and
-    validation row, each scored by a fold model that never saw it); otherwise the final
-    model's scores on the validation split.
+
+def cost_draws(
+    Y: np.ndarray, D: np.ndarray, matrices: List[CostMatrix], n_resamples: int, seed: int
+) -> np.ndarray:
+    """Bootstrap resamples of the expected cost per row.
+
+    Resampling rows only changes how often each distinct row cost occurs, so each resample is
+    one multinomial draw over the distinct costs (for one label: the four confusion cells).
     """
-    if model.out_of_fold is not None:
-        oof = model.out_of_fold
-        method = {
-            "method": "cross-validation",
-            "folds": model.meta.get("cv_folds"),
-            "rows": len(oof),
+    if Y.shape[1] == 1:
+        counts = confusion_counts(Y[:, 0], D[:, 0])
+        matrix = matrices[0]
+        draws = resample_counts(counts, n_resamples, seed)
+        return draws @ np.array([matrix.tp, matrix.fp, matrix.fn, matrix.tn]) / counts.total
+    values, counts = np.unique(row_costs(Y, D, matrices), return_counts=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(counts.sum(), counts / counts.sum(), size=n_resamples)
+    return draws @ values / counts.sum()
+
+
+def split_figures(
+    Y: np.ndarray,
+    S: np.ndarray,
+    thresholds: List[float],
+    matrices: List[CostMatrix],
+    names: List[str],
+    args: argparse.Namespace,
+    with_interval: bool,
+) -> Dict[str, Any]:
+    """All figures of one split. One label: its figures at the top level (the binary
+    contract). Several: totals over labels, micro and macro averages, per-label figures."""
+    per_label = {
+        name: label_figures(Y[:, i], S[:, i], thresholds[i], matrices[i])
+        for i, name in enumerate(names)
+    }
+    D = np.column_stack([decide(S[:, i], t) for i, t in enumerate(thresholds)])
+    if len(names) == 1:
+        figures = dict(per_label[names[0]])
+    else:
+        total = ConfusionCounts(
+            **{k: sum(f["confusion"][k] for f in per_label.values()) for k in OUTCOMES}
+        )
+        precision = total.tp / (total.tp + total.fp) if total.tp + total.fp else 0.0
+        recall = total.tp / total.positives if total.positives else 0.0
+        micro_f1 = 2 * total.tp / (2 * total.tp + total.fp + total.fn) if total.tp else 0.0
+        aucs = [f["roc_auc"] for f in per_label.values() if f["roc_auc"] is not None]
+        cost = float(sum(f["expected_cost"] for f in per_label.values()))
+        baseline = sum(
+            min(m.baseline_costs(int(Y[:, i].sum()), int((Y[:, i] == 0).sum())).values())
+            for i, m in enumerate(matrices)
+        )
+        figures = {
+            "expected_cost": cost,
+            "savings": savings(cost, baseline),
+            "confusion": total.as_dict(),
+            "accuracy": float(np.mean(D == Y)),
+            "subset_accuracy": float(np.mean(np.all(D == Y, axis=1))),
+            "precision": precision,
+            "recall": recall,
+            "f1": micro_f1,
+            "micro_f1": micro_f1,
+            "macro_f1": float(np.mean([f["f1"] for f in per_label.values()])),
+            "roc_auc": float(np.mean(aucs)) if aucs else None,
+            "brier": float(np.mean((S - Y) ** 2)),
+            "log_loss": float(
+                log_loss(Y.ravel(), np.clip(S.ravel(), 1e-15, 1 - 1e-15), labels=[0, 1])
+            ),
+            "hamming_loss": float(hamming_loss(Y, D)),
         }
-        return oof["label"].to_numpy().astype(np.int8), oof["score"].to_numpy(), method
-    frame, labels = splits["validation"]
-    scores = predict_scores(model.booster, apply_schema(frame, model.meta["schema"]))
-    return labels, scores, {"method": "validation", "rows": int(labels.size)}
+        figures.update(rates(total))
+    if with_interval:
+        draws = cost_draws(Y, D, matrices, args.bootstrap_resamples, args.seed)
+        low, high = np.quantile(draws, [0.025, 0.975])
+        figures["expected_cost_ci"] = [float(low), float(high)]
+        figures["expected_cost_sd"] = float(np.std(draws))
+    figures["per_label"] = per_label
+    return figures
 
 
 def evaluate_model(
     name: str,
     uri: str,
-    model: LoadedModel,
-    splits: Dict[str, Tuple[pd.DataFrame, np.ndarray]],
-    matrix: CostMatrix,
+    loaded: LoadedModel,
+    splits: Splits,
+    matrices: Dict[str, CostMatrix],
     args: argparse.Namespace,
 ) -> Tuple[Dict[str, Any], Dict[str, Tuple[np.ndarray, np.ndarray]]]:
-    """Tune the threshold, then price the model; returns its figures and its scores."""
-    schema = model.meta["schema"]
-    y_tune, tune_scores, method = tuning_scores(model, splits)
-    test_frame, y_test = splits["test"]
-    test_scores = predict_scores(model.booster, apply_schema(test_frame, schema))
-    if args.threshold_objective == "cost":
-        sweep = cost_sweep(y_tune, tune_scores, matrix)
-    else:
-        sweep = f1_sweep(y_tune, tune_scores)
-    threshold = chosen_threshold(sweep)
-    label = schema["labels"][0]
+    """Tune each label's threshold, then price the model; returns its figures and scores."""
+    names = loaded.model.schema["labels"]
+    label_matrices = [matrices[label] for label in names]
+    Y_tune, S_tune, method = tuning_scores(loaded, splits)
+    test_frame, Y_test = splits["test"]
+    S_test = loaded.model.predict_proba(test_frame)
+    thresholds = []
+    for index, matrix in enumerate(label_matrices):
+        if args.threshold_objective == "cost":
+            sweep = cost_sweep(Y_tune[:, index], S_tune[:, index], matrix)
+        else:
+            sweep = f1_sweep(Y_tune[:, index], S_tune[:, index])
+        thresholds.append(chosen_threshold(sweep))
     result = {
         "name": name,
-        "setting": model.meta["setting"],
+        "setting": loaded.meta["setting"],
+        "strategy": loaded.model.strategy,
         "model_uri": uri,
-        "thresholds": {label: threshold},
+        "thresholds": dict(zip(names, thresholds)),
         "threshold_objective": args.threshold_objective,
         "threshold_data": method,
-        "validation": split_figures(y_tune, tune_scores, threshold, matrix, False, args),
-        "test": split_figures(y_test, test_scores, threshold, matrix, True, args),
+        "validation": split_figures(Y_tune, S_tune, thresholds, label_matrices, names, args, False),
+        "test": split_figures(Y_test, S_test, thresholds, label_matrices, names, args, True),
     }
-    return result, {"validation": (y_tune, tune_scores), "test": (y_test, test_scores)}
+    return result, {"validation": (Y_tune, S_tune), "test": (Y_test, S_test)}
 
 
 def baseline_figures(
-    splits: Dict[str, Tuple[pd.DataFrame, np.ndarray]], matrix: CostMatrix
-) -> Dict[str, Any]:
+    labels_by_split: Dict[str, np.ndarray], matrices: List[CostMatrix]
+) -> Dict[str, Dict[str, Any]]:
+    """Trivial policies on each split: every label negative, every label positive, and (with
+    several labels) each label's cheaper of the two."""
     out: Dict[str, Dict[str, Any]] = {"all_negative": {}, "all_positive": {}}
-    for split, (_, y) in splits.items():
-        positives = int(y.sum())
-        costs = matrix.baseline_costs(positives, int(y.size) - positives)
-        for policy in out:
-            out[policy][split] = {"expected_cost": costs[policy]}
+    if len(matrices) > 1:
+        out["per_label_trivial"] = {}
+    for split, Y in labels_by_split.items():
+        costs = [
+            m.baseline_costs(int(Y[:, i].sum()), int((Y[:, i] == 0).sum()))
+            for i, m in enumerate(matrices)
+        ]
+        out["all_negative"][split] = {"expected_cost": sum(c["all_negative"] for c in costs)}
+        out["all_positive"][split] = {"expected_cost": sum(c["all_positive"] for c in costs)}
+        if "per_label_trivial" in out:
+            out["per_label_trivial"][split] = {"expected_cost": sum(min(c.values()) for c in costs)}
     return out
 
 
-def sagemaker_model_quality(
-    best: Dict[str, Any], args: argparse.Namespace, matrix: CostMatrix
-) -> Dict[str, Any]:
+def sagemaker_model_quality(test: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
     """The best model's test figures in SageMaker's model-quality format (Studio shows these).
 
-    Standard deviations come from the same multinomial bootstrap as the cost interval.
+    With several labels the figures pool every label decision (micro averages). Standard
+    deviations come from the bootstrap of the confusion counts.
     """
-    test = best["test"]
     counts = ConfusionCounts(**test["confusion"])
     draws = resample_counts(counts, args.bootstrap_resamples, args.seed).astype(float)
     tp, fp, fn, tn = draws.T
@@ -228,28 +356,25 @@ def sagemaker_model_quality(
             "precision": np.where(tp + fp > 0, tp / (tp + fp), 0.0),
             "recall": np.where(tp + fn > 0, tp / (tp + fn), 0.0),
             "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
-            "expected_cost": draws
-            @ np.array([matrix.tp, matrix.fp, matrix.fn, matrix.tn])
-            / counts.total,
         }
 
-    def metric(value: Optional[float], name: str) -> Dict[str, float]:
-        spread = float(np.std(samples[name])) if name in samples else 0.0
+    def metric(value: Optional[float], spread: float) -> Dict[str, float]:
         return {"value": float(value) if value is not None else 0.0, "standard_deviation": spread}
 
+    micro_accuracy = (counts.tp + counts.tn) / counts.total
     metrics = {
-        "accuracy": metric(test["accuracy"], "accuracy"),
-        "precision": metric(test["precision"], "precision"),
-        "recall": metric(test["recall"], "recall"),
-        "f1": metric(test["f1"], "f1"),
-        "expected_cost": metric(test["expected_cost"], "expected_cost"),
+        "accuracy": metric(micro_accuracy, float(np.std(samples["accuracy"]))),
+        "precision": metric(test["precision"], float(np.std(samples["precision"]))),
+        "recall": metric(test["recall"], float(np.std(samples["recall"]))),
+        "f1": metric(test["f1"], float(np.std(samples["f1"]))),
+        "expected_cost": metric(test["expected_cost"], test.get("expected_cost_sd", 0.0)),
         "confusion_matrix": {
             "0": {"0": counts.tn, "1": counts.fp},
             "1": {"0": counts.fn, "1": counts.tp},
         },
     }
     if test["roc_auc"] is not None:
-        metrics["auc"] = metric(test["roc_auc"], "auc")
+        metrics["auc"] = metric(test["roc_auc"], 0.0)
     for name in (
         "true_positive_rate",
         "true_negative_rate",
@@ -257,20 +382,42 @@ def sagemaker_model_quality(
         "false_negative_rate",
     ):
         if test[name] is not None:
-            metrics[name] = metric(test[name], name)
+            metrics[name] = metric(test[name], 0.0)
     return metrics
 
 
-def registry_metadata(best: Dict[str, Any], matrix: CostMatrix, digest: str) -> Dict[str, str]:
+def _fit(value: str) -> str:
+    """A metadata value within SageMaker's length limit, cut visibly when too long."""
+    return (
+        value if len(value) <= METADATA_VALUE_LIMIT else value[: METADATA_VALUE_LIMIT - 3] + "..."
+    )
+
+
+def registry_metadata(
+    best: Dict[str, Any], matrices: Dict[str, CostMatrix], digest: str
+) -> Dict[str, str]:
     """Text values for the model package's CustomerMetadataProperties (strings only there)."""
-    label, threshold = next(iter(best["thresholds"].items()))
+    thresholds = best["thresholds"]
+    if len(thresholds) == 1:
+        label, threshold = next(iter(thresholds.items()))
+        threshold_text, labels_text = repr(threshold), str(label)
+    else:
+        threshold_text = ";".join(f"{name}={value:.6g}" for name, value in thresholds.items())
+        if len(threshold_text) > METADATA_VALUE_LIMIT:
+            threshold_text = "per label, in the model metrics (evaluation.json best.thresholds)"
+        labels_text = ",".join(thresholds)
+    distinct = {json.dumps(m.as_dict(), sort_keys=True) for m in matrices.values()}
+    first = next(iter(matrices.values()))
+    matrix_text = ",".join(f"{k}={v!r}" for k, v in first.as_dict().items())
+    if len(distinct) > 1:
+        matrix_text = "per label, in the model metrics (evaluation.json cost_matrices)"
     return {
-        "threshold": repr(threshold),
-        "label": str(label),
+        "threshold": _fit(threshold_text),
+        "label": _fit(labels_text),
         "cost_setting": best["name"],
         "fn_weight": repr(best["setting"]["fn_weight"]),
         "fp_weight": repr(best["setting"]["fp_weight"]),
-        "cost_matrix": ",".join(f"{k}={v!r}" for k, v in matrix.as_dict().items()),
+        "cost_matrix": _fit(matrix_text),
         "expected_cost": repr(best["test"]["expected_cost"]),
         "data_digest": digest,
     }
@@ -306,13 +453,13 @@ def verdict(
 
 
 def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
-    matrix = CostMatrix.from_mapping(
-        {outcome: getattr(args, f"cost_{outcome}") for outcome in ("tp", "fp", "fn", "tn")}
-    )
+    default = CostMatrix.from_mapping({o: getattr(args, f"cost_{o}") for o in OUTCOMES})
     models = parse_model_arguments(args.model)
     report = read_profile(args.profile)
     schema = report["schema"]
-    splits = {}
+    names = schema["labels"]
+    matrices = label_cost_matrices(default, args.label_costs, names)
+    splits: Splits = {}
     for split, folder in (("validation", args.validation), ("test", args.test)):
         frame = read_split(folder, split)
         splits[split] = (frame, labels_from_frame(frame, schema))
@@ -320,30 +467,40 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
     score_frames = []
     test_decisions: Dict[str, np.ndarray] = {}
     for name, uri in models:
-        model = load_model(args.models_dir / name)
-        result, scores = evaluate_model(name, uri, model, splits, matrix, args)
+        loaded = load_model(args.models_dir / name)
+        result, scores = evaluate_model(name, uri, loaded, splits, matrices, args)
         results.append(result)
-        threshold = next(iter(result["thresholds"].values()))
-        test_decisions[name] = decide(scores["test"][1], threshold)
-        for split, (labels, values) in scores.items():
-            score_frames.append(
-                pd.DataFrame(
-                    {
-                        "model": name,
-                        "split": split,
-                        "label": labels,
-                        "score": values.astype(np.float32),
-                    }
+        test_scores = scores["test"][1]
+        test_decisions[name] = np.column_stack(
+            [decide(test_scores[:, i], t) for i, t in enumerate(result["thresholds"].values())]
+        )
+        for split, (Y, S) in scores.items():
+            for index, label in enumerate(names):
+                score_frames.append(
+                    pd.DataFrame(
+                        {
+                            "model": name,
+                            "split": split,
+                            "label_name": label,
+                            "label": Y[:, index],
+                            "score": S[:, index].astype(np.float32),
+                        }
+                    )
                 )
-            )
-    # The cheapest by validation cost; ties go to the first model listed.
+    # The cheapest by tuning cost; ties go to the first model listed.
     best = min(results, key=lambda result: result["validation"]["expected_cost"])
-    baselines = baseline_figures(splits, matrix)
+    label_matrices = [matrices[label] for label in names]
+    baselines = baseline_figures(
+        {split: labels for split, (_, labels) in splits.items()}, label_matrices
+    )
     baseline_name = min(baselines, key=lambda policy: baselines[policy]["test"]["expected_cost"])
     baseline_cost = baselines[baseline_name]["test"]["expected_cost"]
-    y_test = splits["test"][1]
-    misprediction = misprediction_check(
-        y_test, test_decisions[best["name"]], args.threshold_misprediction, args.samples
+    misprediction = multilabel_misprediction_check(
+        splits["test"][1],
+        test_decisions[best["name"]],
+        names,
+        args.threshold_misprediction,
+        args.samples,
     )
     imbalance = report["class_imbalance"]
     checks_passed = bool(imbalance["passed"] and misprediction["passed"])
@@ -351,8 +508,10 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
     beats = bool(cost < baseline_cost)
     within = bool(cost <= args.max_cost_per_decision)
     evaluation = {
-        "cost_matrix": matrix.as_dict(),
-        "labels": schema["labels"],
+        "task": schema["task"],
+        "cost_matrix": default.as_dict(),
+        "cost_matrices": {label: m.as_dict() for label, m in matrices.items()},
+        "labels": names,
         "threshold_objective": args.threshold_objective,
         "models": results,
         "baselines": baselines,
@@ -374,7 +533,7 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
             "verdict": verdict(
                 best, baseline_name, baseline_cost, args.max_cost_per_decision, checks_passed
             ),
-            "metadata": registry_metadata(best, matrix, report["data"]["digest"]),
+            "metadata": registry_metadata(best, matrices, report["data"]["digest"]),
         },
         "checks": {
             "class_imbalance": imbalance,
@@ -383,7 +542,7 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
         },
         "data": report["data"],
         "splits": report["splits"],
-        "binary_classification_metrics": sagemaker_model_quality(best, args, matrix),
+        "binary_classification_metrics": sagemaker_model_quality(best["test"], args),
     }
     return evaluation, pd.concat(score_frames, ignore_index=True)
 

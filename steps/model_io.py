@@ -1,4 +1,4 @@
-"""Saving and loading a trained model: the booster in XGBoost's JSON format plus its metadata.
+"""Saving and loading a trained model: boosters in XGBoost's JSON format plus metadata.
 
 Never pickle: a pickled model runs code when loaded and breaks across library versions.
 SageMaker tars the job's model folder into ``model.tar.gz``; loading accepts that archive, a
@@ -14,23 +14,31 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from steps.errors import InputError
 
 BOOSTER_FILE = "xgboost-model.json"
 META_FILE = "model_meta.json"
+TEXT_FILE = "text_features.json"
 OUT_OF_FOLD_FILE = "oof_scores.parquet"
 ARCHIVE_FILE = "model.tar.gz"
 
 
 @dataclass
 class LoadedModel:
-    """A trained model: the booster, its metadata, and its out-of-fold scores if it has them."""
+    """A trained model, its metadata, and its out-of-fold scores if it has them."""
 
-    booster: Any
+    model: Any  # steps.model.CostSensitiveModel
     meta: Dict[str, Any]
-    out_of_fold: Optional[Any] = None  # a DataFrame: __row__, split, label, score
+    out_of_fold: Optional[Any] = None  # a DataFrame: __row__, split, label_name, label, score
+
+
+def booster_files(count: int) -> List[str]:
+    """One booster: ``xgboost-model.json`` (what stock inference loads); several: numbered."""
+    if count == 1:
+        return [BOOSTER_FILE]
+    return [f"xgboost-model-{index}.json" for index in range(count)]
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -49,11 +57,26 @@ def write_json(path: Path, payload: Any) -> None:
         raise
 
 
-def save_model(booster: Any, meta: Dict[str, Any], model_dir: Path) -> None:
+def save_model(model: Any, meta: Dict[str, Any], model_dir: Path) -> None:
+    """Write the boosters, the text features and the metadata (which lists the files)."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(model_dir / BOOSTER_FILE))
-    write_json(model_dir / META_FILE, meta)
+    files = booster_files(len(model.boosters))
+    for booster, name in zip(model.boosters, files):
+        booster.save_model(str(model_dir / name))
+    if model.text_state is not None:
+        write_json(model_dir / TEXT_FILE, model.text_state)
+    write_json(
+        model_dir / META_FILE,
+        {
+            **meta,
+            "schema": model.schema,
+            "strategy": model.strategy,
+            "booster_files": files,
+            "base_margins": model.base_margins,
+            "text_features": TEXT_FILE if model.text_state is not None else None,
+        },
+    )
 
 
 def safe_extract(archive: Path, destination: Path) -> None:
@@ -81,31 +104,45 @@ def locate_model_files(path: Path, scratch: Path) -> Path:
     path = Path(path)
     if path.is_file():
         archive = path
-    elif (path / BOOSTER_FILE).is_file():
+    elif (path / META_FILE).is_file():
         return path
     elif (path / ARCHIVE_FILE).is_file():
         archive = path / ARCHIVE_FILE
     else:
         raise InputError(f"no model at '{path}': expected {BOOSTER_FILE} or {ARCHIVE_FILE} there")
     safe_extract(archive, scratch)
-    if not (scratch / BOOSTER_FILE).is_file():
-        raise InputError(f"model archive '{archive}' holds no {BOOSTER_FILE}: retrain the model")
+    if not (scratch / META_FILE).is_file():
+        raise InputError(f"model archive '{archive}' holds no {META_FILE}: retrain the model")
     return scratch
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Load the booster, its metadata and any out-of-fold scores from a folder or archive."""
+    """Load a model, its metadata and any out-of-fold scores from a folder or archive."""
     import pandas as pd
     import xgboost as xgb
 
+    from steps.model import CostSensitiveModel
+
     with tempfile.TemporaryDirectory(prefix="costpipe-model-") as scratch:
         folder = locate_model_files(Path(path), Path(scratch))
-        booster = xgb.Booster()
-        booster.load_model(str(folder / BOOSTER_FILE))
-        meta_path = folder / META_FILE
-        if not meta_path.is_file():
-            raise InputError(f"model at '{path}' has no {META_FILE}: retrain the model")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        boosters = []
+        for name in meta.get("booster_files", [BOOSTER_FILE]):
+            if PurePosixPath(name).name != name or not (folder / name).is_file():
+                raise InputError(f"model at '{path}' lacks its booster file '{name}': retrain it")
+            booster = xgb.Booster()
+            booster.load_model(str(folder / name))
+            boosters.append(booster)
+        text_state = None
+        if meta.get("text_features"):
+            text_state = json.loads((folder / TEXT_FILE).read_text(encoding="utf-8"))
         oof_path = folder / OUT_OF_FOLD_FILE
         out_of_fold = pd.read_parquet(oof_path) if oof_path.is_file() else None
-    return LoadedModel(booster=booster, meta=meta, out_of_fold=out_of_fold)
+    model = CostSensitiveModel(
+        schema=meta["schema"],
+        strategy=meta.get("strategy", "binary"),
+        boosters=boosters,
+        text_state=text_state,
+        base_margins=meta.get("base_margins"),
+    )
+    return LoadedModel(model=model, meta=meta, out_of_fold=out_of_fold)

@@ -90,11 +90,13 @@ def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objecti
         )
 
     def objective(margins: np.ndarray, dtrain: "object") -> Tuple[np.ndarray, np.ndarray]:
-        y = dtrain.get_label()  # type: ignore[attr-defined]
+        margins = np.asarray(margins)
+        # Multi-output training passes a rows x labels matrix; labels come flattened.
+        y = dtrain.get_label().reshape(margins.shape)  # type: ignore[attr-defined]
         weights = class_weights(y, fn_weight, fp_weight)
         sample_weights = dtrain.get_weight()  # type: ignore[attr-defined]
         if sample_weights.size:
-            weights = weights * sample_weights
+            weights = weights * (sample_weights[:, None] if y.ndim == 2 else sample_weights)
         p = sigmoid(margins)
         grad = weights * (p - y)
         # The built-in objective floors the hessian the same way, so saturated rows agree.

@@ -22,22 +22,26 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from steps.checks import DEFAULT_SAMPLES, DEFAULT_THRESHOLD_IMBALANCE, class_imbalance_check
+from steps.checks import DEFAULT_SAMPLES, DEFAULT_THRESHOLD_IMBALANCE, multilabel_imbalance_check
 from steps.data import (
     ROW_COLUMN,
     PreparedTable,
     TableSpec,
-    apply_schema,
     file_digest,
     find_data_file,
+    label_frame,
+    labels_from_frame,
     prepare_table,
+    prepare_test_table,
     read_table,
 )
 from steps.errors import InputError, run_entry_point
 from steps.model_io import write_json
-from steps.split import oversample_minority, stratified_split
+from steps.split import oversample_minority, oversample_rare_labels, stratified_split
 
 PROCESSING_ROOT = Path("/opt/ml/processing")
+#: Fewest positives per label in the training split (Amazon Comprehend's guideline).
+MIN_LABEL_COUNT = 10
 SPLITS = ("train", "validation", "test")
 
 
@@ -50,7 +54,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         default=None,
         help="a test file instead of a test split (default: the test input folder if it exists)",
     )
-    parser.add_argument("--target", required=True)
+    parser.add_argument("--target", default="", help="the target column (binary or delimited)")
+    parser.add_argument("--targets", default="", help="comma-separated 0/1 label columns")
+    parser.add_argument("--label-delimiter", default="", help="labels joined in one column")
+    parser.add_argument("--no-label", default="", help="a label for rows with none")
+    parser.add_argument("--text", default="", help="comma-separated text columns")
     parser.add_argument("--positive-label", default="")
     parser.add_argument("--label-name", default="")
     parser.add_argument("--categorical", default="", help="comma-separated column names")
@@ -58,11 +66,28 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--oversample-ratio", type=float, default=0.0, help="0 turns it off")
+    parser.add_argument(
+        "--oversample-min-count",
+        type=int,
+        default=0,
+        help="multi-label: duplicate rows of rare labels up to this many positives (0: off)",
+    )
+    parser.add_argument(
+        "--min-label-count",
+        type=int,
+        default=MIN_LABEL_COUNT,
+        help="fewest positives a label needs in the training split",
+    )
     parser.add_argument("--threshold-imbalance", type=float, default=DEFAULT_THRESHOLD_IMBALANCE)
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=PROCESSING_ROOT / "output")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.target and not args.targets:
+        raise InputError("no target given: name the target column with --target (or --targets)")
+    if args.targets and args.label_delimiter:
+        raise InputError("--targets and --label-delimiter exclude each other: choose one")
+    return args
 
 
 def _names(text: str) -> tuple:
@@ -76,6 +101,10 @@ def table_spec(args: argparse.Namespace) -> TableSpec:
         label_name=args.label_name or None,
         categorical=_names(args.categorical),
         drop=_names(args.drop),
+        targets=_names(args.targets),
+        label_delimiter=args.label_delimiter or None,
+        text=_names(args.text),
+        no_label=args.no_label or None,
     )
 
 
@@ -87,26 +116,55 @@ def default_test_data(args: argparse.Namespace) -> Optional[Path]:
 
 
 def split_frame(
-    features: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, target: str
+    features: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, schema: Dict[str, Any]
 ) -> pd.DataFrame:
-    """Features, the 0/1 target and each row's position in its source file.
+    """Features, the 0/1 label columns and each row's position in its source file.
 
     The position (``ROW_COLUMN``) lets cross-validation keep an oversampled row and its
     copies in one fold, and lets reports trace a decision back to the input.
     """
     frame = features.reset_index(drop=True)
-    frame[target] = labels
+    frame = pd.concat([frame, label_frame(labels, schema)], axis=1)
     frame[ROW_COLUMN] = np.asarray(rows, dtype=np.int64)
     return frame
 
 
-def _split_summary(labels: np.ndarray) -> Dict[str, int]:
-    positives = int(labels.sum())
-    return {
-        "rows": int(labels.size),
-        "positives": positives,
-        "negatives": int(labels.size) - positives,
-    }
+def _split_summary(labels: np.ndarray, names: List[str]) -> Dict[str, Any]:
+    """Rows and positives of one split; per label when there are several."""
+    rows = int(labels.shape[0])
+    summary: Dict[str, Any] = {"rows": rows}
+    if len(names) == 1:
+        positives = int(labels[:, 0].sum())
+        summary.update({"positives": positives, "negatives": rows - positives})
+    else:
+        summary["positives"] = {name: int(labels[:, i].sum()) for i, name in enumerate(names)}
+    return summary
+
+
+def check_label_counts(
+    train_labels: np.ndarray, names: List[str], min_label_count: int, oversample_min_count: int
+) -> None:
+    """Amazon Comprehend's guideline: at least ``min_label_count`` positives per label in the
+    training split, unless oversampling will raise the rare ones."""
+    counts = train_labels.sum(axis=0)
+    short = [
+        f"{name} ({int(count)})" for name, count in zip(names, counts) if count < min_label_count
+    ]
+    if not short:
+        return
+    absent = [name for name, count in zip(names, counts) if count == 0]
+    if absent:
+        raise InputError(
+            f"label(s) {', '.join(absent)} have no positive row in the training split: add rows "
+            "with them or drop them"
+        )
+    if oversample_min_count >= min_label_count:
+        return
+    raise InputError(
+        f"label(s) {', '.join(short)} have fewer than {min_label_count} positives in the "
+        "training split: add examples, or oversample rare labels with --oversample-min-count "
+        f"{min_label_count} (or more)"
+    )
 
 
 def build_splits(
@@ -114,23 +172,34 @@ def build_splits(
     test: Optional[PreparedTable],
     args: argparse.Namespace,
 ) -> Dict[str, pd.DataFrame]:
-    """The split frames (features plus the 0/1 target), oversampling only the training rows."""
-    target = prepared.schema["target"]
+    """The split frames (features, 0/1 label columns, row positions), oversampling only the
+    training rows: the minority class to ``oversample_ratio`` for binary data, every rare
+    label to ``oversample_min_count`` positives for multi-label data."""
+    schema = prepared.schema
+    labels = prepared.labels
     rows = stratified_split(
-        prepared.labels,
+        labels,
         validation_fraction=args.validation_fraction,
         test_fraction=0.0 if test is not None else args.test_fraction,
         seed=args.seed,
     )
-    ratio = args.oversample_ratio if args.oversample_ratio > 0 else None
-    rows["train"] = oversample_minority(rows["train"], prepared.labels, ratio, seed=args.seed)
+    check_label_counts(
+        labels[rows["train"]], schema["labels"], args.min_label_count, args.oversample_min_count
+    )
+    if schema["task"] == "binary":
+        ratio = args.oversample_ratio if args.oversample_ratio > 0 else None
+        rows["train"] = oversample_minority(rows["train"], labels[:, 0], ratio, seed=args.seed)
+    else:
+        rows["train"] = oversample_rare_labels(
+            rows["train"], labels, args.oversample_min_count, seed=args.seed
+        )
     frames = {
-        name: split_frame(prepared.features.iloc[index], prepared.labels[index], index, target)
+        name: split_frame(prepared.features.iloc[index], labels[index], index, schema)
         for name, index in rows.items()
     }
     if test is not None:
         frames["test"] = split_frame(
-            test.features, test.labels, np.arange(len(test.labels)), target
+            test.features, test.labels, np.arange(len(test.labels)), schema
         )
     return frames
 
@@ -142,26 +211,34 @@ def profile(
     frames: Dict[str, pd.DataFrame],
     args: argparse.Namespace,
 ) -> Dict[str, Any]:
-    target = prepared.schema["target"]
-    all_labels = prepared.labels
-    imbalance = class_imbalance_check(all_labels, args.threshold_imbalance, args.samples)
+    schema = prepared.schema
+    names = schema["labels"]
+    # The check judges the labels the models train on: the training split, oversampling included.
+    train_labels = labels_from_frame(frames["train"], schema)
+    imbalance = multilabel_imbalance_check(
+        train_labels, names, args.threshold_imbalance, args.samples
+    )
+    before = multilabel_imbalance_check(prepared.labels, names, args.threshold_imbalance, 0)
+    imbalance["data_ratio"] = before["ratio"]
     warnings: List[str] = list(prepared.warnings)
     if not imbalance["passed"]:
+        remedy = "--oversample-ratio" if schema["task"] == "binary" else "--oversample-min-count"
         warnings.append(
-            f"class imbalance {imbalance['ratio']:.1f} exceeds {imbalance['threshold']:g}: "
-            "consider --oversample-ratio"
+            f"class imbalance {imbalance['ratio']:.1f} exceeds {imbalance['threshold']:g} in the "
+            f"training split: consider {remedy}"
         )
     return {
         "data": {
             "file": data_file.name,
             "digest": file_digest(data_file),
-            "rows": int(all_labels.size),
+            "rows": int(prepared.labels.shape[0]),
             "test_file": test_file.name if test_file else None,
             "test_digest": file_digest(test_file) if test_file else None,
         },
-        "schema": prepared.schema,
+        "schema": schema,
         "splits": {
-            name: _split_summary(frame[target].to_numpy()) for name, frame in frames.items()
+            name: _split_summary(labels_from_frame(frame, schema), names)
+            for name, frame in frames.items()
         },
         "class_imbalance": imbalance,
         "warnings": warnings,
@@ -169,6 +246,7 @@ def profile(
             "validation_fraction": args.validation_fraction,
             "test_fraction": 0.0 if test_file else args.test_fraction,
             "oversample_ratio": args.oversample_ratio or None,
+            "oversample_min_count": args.oversample_min_count or None,
             "seed": args.seed,
         },
     }
@@ -200,25 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     test_file = None
     if test_path is not None:
         test_file = find_data_file(test_path)
-        test_frame = read_table(test_file)
-        test_spec = TableSpec(
-            target=spec.target,
-            positive_label=prepared.schema["positive_label"],
-            label_name=spec.label_name,
-            categorical=spec.categorical,
-            drop=spec.drop,
-        )
-        checked = prepare_table(test_frame, test_spec)
-        if checked.schema["features"] != prepared.schema["features"]:
-            raise InputError(
-                f"test file '{test_file.name}' has other feature columns than the data: give it "
-                "the same columns"
-            )
-        test = PreparedTable(
-            features=apply_schema(test_frame, prepared.schema),
-            labels=checked.labels,
-            schema=prepared.schema,
-        )
+        test = prepare_test_table(read_table(test_file), spec, prepared.schema)
     frames = build_splits(prepared, test, args)
     report = profile(data_file, test_file, prepared, frames, args)
     write_outputs(frames, report, args.output)

@@ -1,4 +1,8 @@
-"""Stratified train/validation/test splits and random oversampling of the training split."""
+"""Stratified train/validation/test splits and random oversampling of the training split.
+
+Binary labels split with scikit-learn's stratified ``train_test_split``; multi-label data
+(several label columns) with iterative stratification (``steps.stratify``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from steps.errors import InputError
+from steps.stratify import iterative_stratification
 
 
 def stratified_split(
@@ -29,6 +34,8 @@ def stratified_split(
     {'train': (60, 24), 'validation': (20, 8), 'test': (20, 8)}
     """
     labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
     for name, fraction in (("validation", validation_fraction), ("test", test_fraction)):
         if not 0 <= fraction < 1:
             raise InputError(f"{name} fraction must be in [0, 1), got {fraction}")
@@ -40,6 +47,8 @@ def stratified_split(
             "under 10 % for training: lower them"
         )
     rows = np.arange(labels.shape[0])
+    if labels.ndim == 2:
+        return _multilabel_split(labels, validation_fraction, test_fraction, seed)
     n_splits = 3 if test_fraction > 0 else 2
     smallest = int(np.bincount(labels.astype(np.int64), minlength=2).min())
     if smallest < n_splits:
@@ -96,3 +105,55 @@ def oversample_minority(
     rng = np.random.default_rng(seed)
     pool = rows[labels[rows] == minority]
     return np.concatenate([rows, rng.choice(pool, size=extra, replace=True)])
+
+
+def _multilabel_split(
+    labels: np.ndarray, validation_fraction: float, test_fraction: float, seed: int
+) -> Dict[str, np.ndarray]:
+    names = ["train", "validation"] + (["test"] if test_fraction > 0 else [])
+    shares = [1 - validation_fraction - test_fraction, validation_fraction]
+    if test_fraction > 0:
+        shares.append(test_fraction)
+    part = iterative_stratification(labels, shares, seed)
+    rows = np.arange(labels.shape[0])
+    parts = {name: rows[part == index] for index, name in enumerate(names)}
+    for name, chosen in parts.items():
+        if chosen.size == 0:
+            raise InputError(
+                f"the {name} split came out empty: add rows or change the split fractions"
+            )
+    return parts
+
+
+def oversample_rare_labels(
+    rows: np.ndarray, labels: np.ndarray, min_count: int, seed: int = 0
+) -> np.ndarray:
+    """Add random duplicates of rows carrying a rare label until every label has ``min_count``.
+
+    Multi-label oversampling as in Amazon Comprehend's guidance: the rarest label first, each
+    time duplicating rows that carry it (which also adds to the other labels on those rows).
+    Labels with no row at all cannot be helped and are left to the guideline check.
+
+    Examples
+    --------
+    >>> Y = np.array([[1, 0]] * 8 + [[0, 1]] * 2)
+    >>> grown = oversample_rare_labels(np.arange(10), Y, min_count=5)
+    >>> Y[grown].sum(axis=0).tolist()
+    [8, 5]
+    """
+    rows = np.asarray(rows)
+    if min_count <= 0:
+        return rows
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    counts = labels[rows].sum(axis=0).astype(np.int64)
+    extra = []
+    for label in np.argsort(counts, kind="stable"):
+        pool = rows[labels[rows, label] == 1]
+        missing = min_count - int(counts[label])
+        if missing <= 0 or pool.size == 0:
+            continue
+        chosen = rng.choice(pool, size=missing, replace=True)
+        extra.append(chosen)
+        counts += labels[chosen].sum(axis=0)
+    return np.concatenate([rows, *extra]) if extra else rows

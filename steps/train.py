@@ -25,25 +25,23 @@ import argparse
 import os
 import platform
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from steps.data import ROW_COLUMN, apply_schema, labels_from_frame
+from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
+from steps.model import STRATEGIES, fit_model
 from steps.model_io import OUT_OF_FOLD_FILE, save_model
-from steps.objective import (
-    asymmetric_logistic_objective,
-    class_weights,
-    logit,
-    weighted_prior,
-)
 from steps.preprocess_io import read_profile, read_split
+from steps.stratify import iterative_stratification
+from steps.text import DEFAULT_MAX_FEATURES
 
 OBJECTIVE_IMPLEMENTATIONS = ("weighted", "custom")
 DEFAULT_CV_FOLDS = 5
 DEFAULT_CV_MAX_ROWS = 200_000
+SPLIT_COLUMN = "__split__"
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -100,6 +98,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         default=DEFAULT_CV_MAX_ROWS,
         help="above this many rows, tune on the validation split instead of cross-validating",
     )
+    parser.add_argument("--multilabel_strategy", choices=STRATEGIES, default="per-label")
+    parser.add_argument("--text_max_features", type=int, default=DEFAULT_MAX_FEATURES)
     args = parser.parse_args(argv)
     if args.cv_folds == 1 or args.cv_folds < 0:
         raise InputError(f"hyperparameter cv_folds must be 0 or at least 2, got {args.cv_folds}")
@@ -111,78 +111,56 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def booster_params(args: argparse.Namespace, base_score: float) -> Dict[str, Any]:
-    params: Dict[str, Any] = {
-        "max_depth": args.max_depth,
-        "eta": args.eta,
-        "min_child_weight": args.min_child_weight,
-        "subsample": args.subsample,
-        "colsample_bytree": args.colsample_bytree,
-        "lambda": args.reg_lambda,
-        "alpha": args.reg_alpha,
-        "gamma": args.gamma,
-        "max_bin": args.max_bin,
-        "tree_method": args.tree_method,
-        "seed": args.seed,
-        "base_score": base_score,
-    }
-    if args.nthread > 0:
-        params["nthread"] = args.nthread
-    return params
+def fold_rows(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> List[Tuple]:
+    """(fit rows, held-out rows) per fold, stratified and grouped by source row.
 
+    An oversampled row and its copies share a group and always fall in the same fold (a copy
+    in the fitting folds would leak its label). Binary labels use scikit-learn's
+    StratifiedGroupKFold; several labels use iterative stratification over the groups.
+    """
+    if labels.shape[1] == 1:
+        from sklearn.model_selection import StratifiedGroupKFold
 
-def train_booster(features: pd.DataFrame, labels: np.ndarray, args: argparse.Namespace) -> tuple:
-    """Train one booster; returns it and the probability it starts from (``base_score``)."""
-    import xgboost as xgb
-
-    prior = weighted_prior(labels, args.fn_weight, args.fp_weight)
-    if args.objective_impl == "weighted":
-        weights = class_weights(labels, args.fn_weight, args.fp_weight)
-        dtrain = xgb.DMatrix(features, label=labels, weight=weights, enable_categorical=True)
-        params = booster_params(args, base_score=prior)
-        params["objective"] = "binary:logistic"
-        booster = xgb.train(params, dtrain, num_boost_round=args.num_round)
-    else:
-        dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True)
-        # A custom objective starts from a margin, not a probability.
-        params = booster_params(args, base_score=logit(prior))
-        objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight)
-        booster = xgb.train(params, dtrain, num_boost_round=args.num_round, obj=objective)
-    return booster, prior
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(groups)), labels[:, 0], groups))
+    unique, first = np.unique(groups, return_index=True)
+    part_of_group = iterative_stratification(labels[first], [1.0] * folds, seed)
+    part = part_of_group[np.searchsorted(unique, groups)]
+    rows = np.arange(len(groups))
+    return [(rows[part != fold], rows[part == fold]) for fold in range(folds)]
 
 
 def out_of_fold_scores(
-    features: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, args: argparse.Namespace
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    schema: Dict[str, Any],
+    args: argparse.Namespace,
+    text_rows: np.ndarray,
 ) -> np.ndarray:
-    """Each row's score from the fold model that did not train on it.
-
-    Folds are stratified by label and grouped by source row, so an oversampled row and its
-    copies always fall in the same fold (a copy in the training folds would leak its label).
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    from steps.objective import sigmoid
-
-    smallest = int(np.bincount(labels.astype(np.int64), minlength=2).min())
+    """Each row's scores (rows x labels) from the fold model that did not train on it."""
+    smallest = int(
+        min(
+            min(labels[:, i].sum(), len(labels) - labels[:, i].sum())
+            for i in range(labels.shape[1])
+        )
+    )
     folds = min(args.cv_folds, smallest)
     if folds < 2:
         raise InputError(
-            f"cross-validation needs at least 2 rows of each class, the smaller has {smallest}: "
-            "add rows or set cv_folds = 0"
+            f"cross-validation needs at least 2 rows of each class of each label, the rarest has "
+            f"{smallest}: add rows or set cv_folds = 0"
         )
-    import xgboost as xgb
-
-    scores = np.empty(labels.shape[0], dtype=np.float64)
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=args.seed)
-    for fit_rows, held_rows in splitter.split(features, labels, groups):
-        booster, _ = train_booster(features.iloc[fit_rows], labels[fit_rows], args)
-        held = xgb.DMatrix(features.iloc[held_rows], enable_categorical=True)
-        scores[held_rows] = sigmoid(booster.predict(held, output_margin=True))
+    scores = np.empty(labels.shape, dtype=np.float64)
+    for fit_rows, held_rows in fold_rows(labels, groups, folds, args.seed):
+        fitting = frame.iloc[fit_rows]
+        model = fit_model(fitting, labels[fit_rows], schema, args, text_rows[fit_rows])
+        scores[held_rows] = model.predict_proba(frame.iloc[held_rows])
     return scores
 
 
 def model_meta(
-    args: argparse.Namespace, schema: Dict[str, Any], labels: np.ndarray, prior: float
+    args: argparse.Namespace, schema: Dict[str, Any], labels: np.ndarray
 ) -> Dict[str, Any]:
     import xgboost as xgb
 
@@ -197,12 +175,12 @@ def model_meta(
         "name": name,
         "setting": weights,
         "labels": schema["labels"],
-        "schema": schema,
-        "training_rows": int(labels.size),
-        "training_positives": int(labels.sum()),
-        "base_score": prior,
-        # Evaluate reads raw margins and applies the sigmoid itself, so both objective
-        # implementations score the same way.
+        "training_rows": int(labels.shape[0]),
+        "training_positives": {
+            label: int(labels[:, i].sum()) for i, label in enumerate(schema["labels"])
+        },
+        # Evaluate reads raw margins and applies the sigmoid itself, so every objective
+        # implementation and strategy scores the same way.
         "score": "sigmoid(margin)",
         "hyperparameters": hyperparameters,
         "xgboost_version": xgb.__version__,
@@ -214,18 +192,38 @@ def training_rows(args: argparse.Namespace) -> Tuple[pd.DataFrame, str]:
     """The rows to train on, and how Evaluate will tune thresholds for them.
 
     Cross-validation trains on the training and validation splits together; the holdout
-    trains on the training split only.
+    trains on the training split only. ``__split__`` says where each row came from.
     """
     train = read_split(args.train, "train")
-    train["__split__"] = "train"
+    train[SPLIT_COLUMN] = "train"
     has_validation = args.validation.exists()
     if args.cv_folds >= 2 and has_validation:
         validation = read_split(args.validation, "validation")
-        validation["__split__"] = "validation"
+        validation[SPLIT_COLUMN] = "validation"
         both = pd.concat([train, validation], ignore_index=True)
         if len(both) <= args.cv_max_rows:
             return both, "cross-validation"
     return train, "validation"
+
+
+def out_of_fold_frame(
+    groups: np.ndarray, splits: np.ndarray, labels: np.ndarray, scores: np.ndarray, names: List[str]
+) -> pd.DataFrame:
+    """Long format, one row per (row, label); copies of oversampled rows kept once."""
+    keep = ~pd.Series(groups).duplicated().to_numpy()
+    parts = [
+        pd.DataFrame(
+            {
+                ROW_COLUMN: groups[keep],
+                "split": splits[keep],
+                "label_name": name,
+                "label": labels[keep, index],
+                "score": scores[keep, index],
+            }
+        )
+        for index, name in enumerate(names)
+    ]
+    return pd.concat(parts, ignore_index=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -233,33 +231,33 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     report = read_profile(args.profile)
     schema = report["schema"]
     frame, threshold_data = training_rows(args)
-    features = apply_schema(frame, schema)
     labels = labels_from_frame(frame, schema)
-    if np.unique(labels).size < 2:
-        raise InputError("the training split holds one class only: add rows of the other class")
+    for index, name in enumerate(schema["labels"]):
+        if np.unique(labels[:, index]).size < 2:
+            raise InputError(
+                f"the training rows hold one class only for '{name}': add rows of the other class"
+            )
+    # Text features learn their vocabulary from the training split only.
+    text_rows = (frame[SPLIT_COLUMN] == "train").to_numpy()
+    oof = None
     if threshold_data == "cross-validation":
         groups = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(len(frame))
-        oof = pd.DataFrame(
-            {
-                ROW_COLUMN: groups,
-                "split": frame["__split__"].to_numpy(),
-                "label": labels,
-                "score": out_of_fold_scores(features, labels, groups, args),
-            }
+        scores = out_of_fold_scores(frame, labels, groups, schema, args, text_rows)
+        oof = out_of_fold_frame(
+            groups, frame[SPLIT_COLUMN].to_numpy(), labels, scores, schema["labels"]
         )
-    booster, prior = train_booster(features, labels, args)
-    meta = model_meta(args, schema, labels, prior)
+    model = fit_model(frame, labels, schema, args, text_rows)
+    meta = model_meta(args, schema, labels)
     meta["threshold_data"] = threshold_data
-    if threshold_data == "cross-validation":
+    if oof is not None:
         meta["cv_folds"] = args.cv_folds
-    save_model(booster, meta, args.model_dir)
-    if threshold_data == "cross-validation":
-        # Copies of oversampled rows share a row id and a score: keep one per row.
-        oof.drop_duplicates(ROW_COLUMN).to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
+    save_model(model, meta, args.model_dir)
+    if oof is not None:
+        oof.to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
     print(
-        f"train: {args.objective_impl} objective, fn_weight={args.fn_weight:g}, "
-        f"fp_weight={args.fp_weight:g}, {labels.size} rows, {args.num_round} rounds, "
-        f"thresholds from {threshold_data}"
+        f"train: {model.strategy}, {args.objective_impl} objective, fn_weight={args.fn_weight:g},"
+        f" fp_weight={args.fp_weight:g}, {labels.shape[0]} rows, {labels.shape[1]} label(s), "
+        f"{args.num_round} rounds, thresholds from {threshold_data}"
     )
 
 

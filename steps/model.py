@@ -1,0 +1,161 @@
+"""The cost-sensitive model: text features, one or several boosters, one score per label.
+
+Binary data gets one booster. Multi-label data gets either one booster per label (each its own
+asymmetric loss; the default, see the README for the measurement on the yeast data) or one
+booster for all labels (XGBoost's native multi-output trees, ``multi_strategy =
+multi_output_tree``, with the asymmetric loss as a custom objective over the label matrix).
+Every strategy scores the same way: raw margins through the sigmoid, one probability per label.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import pandas as pd
+
+from steps.data import apply_schema
+from steps.errors import InputError
+from steps.objective import (
+    asymmetric_logistic_objective,
+    class_weights,
+    logit,
+    sigmoid,
+    weighted_prior,
+)
+from steps.text import fit_text_features, transform_text
+
+STRATEGIES = ("per-label", "multi-output")
+
+
+def booster_params(args: argparse.Namespace, base_score: float) -> Dict[str, Any]:
+    params: Dict[str, Any] = {
+        "max_depth": args.max_depth,
+        "eta": args.eta,
+        "min_child_weight": args.min_child_weight,
+        "subsample": args.subsample,
+        "colsample_bytree": args.colsample_bytree,
+        "lambda": args.reg_lambda,
+        "alpha": args.reg_alpha,
+        "gamma": args.gamma,
+        "max_bin": args.max_bin,
+        "tree_method": args.tree_method,
+        "seed": args.seed,
+        "base_score": base_score,
+    }
+    if args.nthread > 0:
+        params["nthread"] = args.nthread
+    return params
+
+
+def train_booster(features: pd.DataFrame, labels: np.ndarray, args: argparse.Namespace) -> Any:
+    """One binary booster with the asymmetric loss, starting from the weighted prior."""
+    import xgboost as xgb
+
+    prior = weighted_prior(labels, args.fn_weight, args.fp_weight)
+    if args.objective_impl == "weighted":
+        weights = class_weights(labels, args.fn_weight, args.fp_weight)
+        dtrain = xgb.DMatrix(features, label=labels, weight=weights, enable_categorical=True)
+        params = booster_params(args, base_score=prior)
+        params["objective"] = "binary:logistic"
+        return xgb.train(params, dtrain, num_boost_round=args.num_round)
+    dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True)
+    # A custom objective starts from a margin, not a probability.
+    params = booster_params(args, base_score=logit(prior))
+    objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight)
+    return xgb.train(params, dtrain, num_boost_round=args.num_round, obj=objective)
+
+
+def train_multi_output(
+    features: pd.DataFrame, labels: np.ndarray, args: argparse.Namespace
+) -> tuple:
+    """One booster for every label: multi-output trees, the asymmetric loss per label.
+
+    Each label starts from its own weighted prior, given as a base margin; the same margins
+    are added back at prediction (XGBoost adds base margins only where they are given).
+    """
+    import xgboost as xgb
+
+    margins = np.array(
+        [
+            logit(weighted_prior(labels[:, i], args.fn_weight, args.fp_weight))
+            for i in range(labels.shape[1])
+        ]
+    )
+    dtrain = xgb.DMatrix(
+        features,
+        label=labels,
+        base_margin=np.tile(margins, (labels.shape[0], 1)),
+        enable_categorical=True,
+    )
+    params = booster_params(args, base_score=0.0)
+    params.update({"multi_strategy": "multi_output_tree", "num_target": labels.shape[1]})
+    objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight)
+    booster = xgb.train(params, dtrain, num_boost_round=args.num_round, obj=objective)
+    return booster, margins.tolist()
+
+
+@dataclass
+class CostSensitiveModel:
+    """What the training job saves and Evaluate loads: enough to score new rows."""
+
+    schema: Dict[str, Any]
+    strategy: str  # "binary", "per-label" or "multi-output"
+    boosters: List[Any]
+    text_state: Optional[Dict[str, Any]] = None
+    base_margins: Optional[List[float]] = None  # multi-output only
+
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Model inputs: the schema's features plus the TF-IDF of its text columns."""
+        features = apply_schema(frame, self.schema)
+        if self.text_state is not None:
+            features = pd.concat([features, transform_text(frame, self.text_state)], axis=1)
+        return features
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probabilities, rows x labels."""
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(self.inputs(frame), enable_categorical=True)
+        if self.strategy == "multi-output":
+            margins = np.asarray(self.boosters[0].predict(matrix, output_margin=True))
+            margins = margins.reshape(matrix.num_row(), -1) + np.asarray(self.base_margins)
+            return sigmoid(margins)
+        columns = [sigmoid(b.predict(matrix, output_margin=True)) for b in self.boosters]
+        return np.column_stack(columns)
+
+
+def fit_model(
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    schema: Dict[str, Any],
+    args: argparse.Namespace,
+    text_rows: Optional[np.ndarray] = None,
+) -> CostSensitiveModel:
+    """Fit text features (on ``text_rows`` only: the training split) and the booster(s)."""
+    text_state = None
+    if schema.get("text"):
+        text_frame = frame if text_rows is None else frame[text_rows]
+        text_state = fit_text_features(text_frame, schema["text"], args.text_max_features)
+    model = CostSensitiveModel(schema=schema, strategy="binary", boosters=[], text_state=text_state)
+    features = model.inputs(frame)
+    if labels.shape[1] == 1:
+        model.boosters = [train_booster(features, labels[:, 0], args)]
+        return model
+    for index in range(labels.shape[1]):
+        if np.unique(labels[:, index]).size < 2:
+            raise InputError(
+                f"label '{schema['labels'][index]}' has one class only in the rows a model "
+                "trains on: add rows or set cv_folds = 0"
+            )
+    model.strategy = args.multilabel_strategy
+    if model.strategy == "multi-output":
+        booster, margins = train_multi_output(features, labels, args)
+        model.boosters, model.base_margins = [booster], margins
+    else:
+        model.boosters = [
+            train_booster(features, labels[:, i], args) for i in range(labels.shape[1])
+        ]
+    return model

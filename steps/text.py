@@ -1,0 +1,103 @@
+"""Text columns as TF-IDF features, fitted on the training split and saved as JSON.
+
+scikit-learn's ``TfidfVectorizer`` does the fitting. Its fitted state (vocabulary and idf
+weights) is saved as plain JSON with the model, never pickled, and applied again with a
+``CountVectorizer`` on that fixed vocabulary followed by the same idf weighting and l2
+normalisation, which is what ``TfidfVectorizer.transform`` computes (a test holds the two
+equal). The JSON also survives scikit-learn upgrades that a pickle would not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import numpy as np
+import pandas as pd
+
+from steps.errors import InputError
+
+DEFAULT_MAX_FEATURES = 1000
+#: Vectorizer settings shared by fitting and applying; part of the saved state.
+SETTINGS: Dict[str, Any] = {
+    "lowercase": True,
+    "token_pattern": r"(?u)\b[^\W\d_][^\W\d_]+\b",  # words of two or more letters
+    "stop_words": "english",
+    "ngram_range": [1, 2],
+    "min_df": 2,
+    "sublinear_tf": True,
+}
+
+
+def _clean(values: pd.Series) -> List[str]:
+    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def fit_text_features(
+    frame: pd.DataFrame, columns: List[str], max_features: int = DEFAULT_MAX_FEATURES
+) -> Dict[str, Any]:
+    """Fit one TF-IDF per text column on ``frame`` (the training rows); return its JSON state."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    state: Dict[str, Any] = {"settings": dict(SETTINGS), "columns": {}}
+    for column in columns:
+        vectorizer = TfidfVectorizer(
+            lowercase=SETTINGS["lowercase"],
+            token_pattern=SETTINGS["token_pattern"],
+            stop_words=SETTINGS["stop_words"],
+            ngram_range=tuple(SETTINGS["ngram_range"]),
+            min_df=SETTINGS["min_df"],
+            sublinear_tf=SETTINGS["sublinear_tf"],
+            max_features=max_features,
+        )
+        try:
+            vectorizer.fit(_clean(frame[column]))
+        except ValueError:
+            raise InputError(
+                f"text column '{column}' has no word in two or more training rows: it holds no "
+                "usable text; drop it or declare it categorical"
+            ) from None
+        terms = vectorizer.get_feature_names_out().tolist()
+        state["columns"][column] = {
+            "terms": terms,
+            "idf": [float(x) for x in vectorizer.idf_],
+        }
+    return state
+
+
+def text_feature_names(state: Dict[str, Any]) -> List[str]:
+    """Feature names for the TF-IDF columns: ``<column>#<term index>`` (XGBoost-safe)."""
+    return [
+        f"{column}#{index}"
+        for column, fitted in state["columns"].items()
+        for index in range(len(fitted["terms"]))
+    ]
+
+
+def transform_text(frame: pd.DataFrame, state: Dict[str, Any]) -> pd.DataFrame:
+    """TF-IDF features of ``frame``'s text columns with the saved vocabulary and weights."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
+    settings = state["settings"]
+    blocks = []
+    for column, fitted in state["columns"].items():
+        if column not in frame.columns:
+            raise InputError(
+                f"the data lacks the text column '{column}' the model was trained on: give data "
+                "with the same columns"
+            )
+        counter = CountVectorizer(
+            lowercase=settings["lowercase"],
+            token_pattern=settings["token_pattern"],
+            stop_words=settings["stop_words"],
+            ngram_range=tuple(settings["ngram_range"]),
+            vocabulary={term: i for i, term in enumerate(fitted["terms"])},
+        )
+        counts = counter.transform(_clean(frame[column])).astype(np.float64)
+        if settings["sublinear_tf"]:
+            counts.data = np.log(counts.data) + 1.0
+        weighted = counts.multiply(np.asarray(fitted["idf"])).tocsr()
+        blocks.append(normalize(weighted, norm="l2").toarray().astype(np.float32))
+    names = text_feature_names(state)
+    values = np.hstack(blocks) if blocks else np.empty((len(frame), 0), dtype=np.float32)
+    return pd.DataFrame(values, columns=names, index=frame.index)
