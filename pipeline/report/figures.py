@@ -440,6 +440,14 @@ def score_distribution_plot(view: LabelView) -> Plot | None:
     )
 
 
+def thin(indices: np.ndarray, limit: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """At most about ``limit`` of the indices, evenly spread, first and last kept: a curve over
+    a million distinct scores needs no million points in the page."""
+    if indices.size <= limit:
+        return indices
+    return indices[np.unique(np.linspace(0, indices.size - 1, limit).round().astype(int))]
+
+
 def pr_floor(marked: list[float]) -> float:
     """Lower end of both precision-recall axes: a margin below every marked point, in steps
     of 0.1, so that good models (which all crowd the top-right corner) can be told apart."""
@@ -463,8 +471,9 @@ def precision_recall_plot(view: LabelView) -> Plot | None:
         sweep = f1_sweep(y, scores)
         called = sweep.tp + sweep.fp
         keep = called > 0
-        precision = sweep.tp[keep] / called[keep]
-        recall = sweep.tp[keep] / positives
+        picked = thin(np.flatnonzero(keep))
+        precision = sweep.tp[picked] / called[picked]
+        recall = sweep.tp[picked] / positives
         colour = MODEL_COLOURS[index % len(MODEL_COLOURS)]
         ax.step(
             recall,

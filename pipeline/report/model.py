@@ -25,9 +25,6 @@ from steps.costs import CostMatrix
 
 SPLITS = ("validation", "test")
 POLICIES = ("all_negative", "all_positive")
-# Statuses SageMaker and the local store use; anything else is shown as it comes.
-FINISHED_OK = "Succeeded"
-NOT_STARTED = "NotStarted"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -87,9 +84,6 @@ class ReportData:
     @property
     def execution_id(self) -> str:
         return str(self.execution["execution_id"])
-
-    def step(self, name: str) -> StepView | None:
-        return next((s for s in self.steps if s.name == name), None)
 
 
 @dataclass(frozen=True)
