@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         if action != "show":
             sub.add_argument("--description", help="why (kept with the approval status)")
         _add_home(sub)
+
+    # costpipe report: implemented in pipeline.report.command
+    from pipeline.report.command import add_report_parser
+
+    add_report_parser(commands, _add_home)
     return parser
 
 
@@ -329,6 +334,7 @@ def command_run(args: argparse.Namespace) -> int:
     with _Progress(interactive) as progress:
         run = run_locally(config, args.home, max_parallel=args.max_parallel, on_step=progress)
     result = run.result
+    report = _run_report(args.home, result.execution_id)
     registered = None
     if result.registered:
         package = result.registered
@@ -347,6 +353,7 @@ def command_run(args: argparse.Namespace) -> int:
                 "failure_reason": result.failure_reason,
                 "registered": registered,
                 "evaluation": run.evaluation,
+                "report": str(report) if report else None,
             }
         )
     else:
@@ -365,7 +372,15 @@ def command_run(args: argparse.Namespace) -> int:
             reason = result.failure_reason or ""
             prefix = "" if reason.startswith("nothing registered") else "nothing registered: "
             console.print(f"{prefix}{reason}")
+        if report:
+            print(f"report: {report}", flush=True)
     return 0 if registered else EXIT_FAILED
+
+
+def _run_report(home: Path, execution_id: str) -> Path | None:
+    from pipeline.report.command import write_run_report
+
+    return write_run_report(home, execution_id)
 
 
 def command_definition(args: argparse.Namespace) -> int:
@@ -518,11 +533,18 @@ def _float(text: str | None) -> float | None:
         return None
 
 
+def command_report(args: argparse.Namespace) -> int:
+    from pipeline.report.command import command_report as report
+
+    return report(args)
+
+
 COMMANDS = {
     "run": command_run,
     "definition": command_definition,
     "executions": command_executions,
     "registry": command_registry,
+    "report": command_report,
 }
 
 

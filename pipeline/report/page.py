@@ -1,0 +1,568 @@
+"""Assemble the report's HTML: one self-contained page, nothing fetched from anywhere.
+
+Built with the standard library only. Every value that comes from the execution (names,
+labels, parameters, failure reasons, verdicts) goes through :func:`esc`; the plots are
+``data:`` URIs and the DAG is inline SVG. A Content-Security-Policy allows nothing but inline
+styles and ``data:`` images, so even a slip in escaping could neither run a script nor fetch
+anything.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from pipeline.report.dag_svg import STATUS_STYLE, duration_text, render_dag
+from pipeline.report.figures import Plot, label_plots, setting_text
+from pipeline.report.layout import layout
+from pipeline.report.model import POLICIES, LabelView, ReportData, label_views, parse_time
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+STYLE = """
+:root { --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --soft: #f5f7fa; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 "DejaVu Sans", system-ui, sans-serif; color: var(--ink); margin: 0;
+       background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 18px 28px 40px; }
+h1 { font-size: 22px; margin: 4px 0 6px; }
+h2 { font-size: 18px; margin: 30px 0 8px; padding-top: 8px; border-top: 1px solid var(--line); }
+h3 { font-size: 15px; margin: 20px 0 6px; }
+p { margin: 6px 0; }
+code, .mono { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; }
+nav { font-size: 13px; margin: 8px 0 4px; }
+nav a { margin-right: 14px; color: #1565c0; text-decoration: none; }
+.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; font-size: 13px;
+        margin: 8px 0; }
+.meta dt { color: var(--muted); }
+.meta dd { margin: 0; word-break: break-all; }
+.pill { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 12px;
+        font-weight: bold; vertical-align: middle; border: 1px solid; }
+.box { border-left: 4px solid; padding: 8px 12px; margin: 10px 0; border-radius: 4px; }
+.box.good { border-color: #2e7d32; background: #e8f5e9; }
+.box.bad { border-color: #c62828; background: #ffebee; }
+.box.note { border-color: #f9a825; background: #fff8e1; }
+.box .why { white-space: pre-wrap; word-break: break-word; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+th, td { padding: 4px 9px; border-bottom: 1px solid var(--line); text-align: left;
+         vertical-align: top; }
+th { background: var(--soft); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.name, td.time { white-space: nowrap; }
+tr.best td { background: #fff8e1; font-weight: bold; }
+tr.policy td { color: var(--muted); font-style: italic; }
+td.reason { max-width: 520px; white-space: pre-wrap; word-break: break-word; }
+figure { margin: 14px 0 22px; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
+             border-radius: 4px; }
+figure svg.dag { display: block; max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; max-width: 980px; }
+figcaption b { color: var(--ink); }
+.legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
+.legend i { display: inline-block; width: 12px; height: 12px; border: 1.5px solid;
+            border-radius: 3px; vertical-align: -2px; margin-right: 4px; }
+.grid { display: flex; flex-wrap: wrap; gap: 14px; }
+.confusion { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
+.confusion.best { border-color: #f9a825; background: #fffdf3; }
+.confusion h4 { margin: 0 0 2px; font-size: 13px; }
+.confusion table { margin: 4px 0 0; }
+.confusion table { font-size: 12px; }
+.confusion th, .confusion td { padding: 3px 6px; }
+.confusion td { text-align: center; min-width: 84px; }
+.confusion td small { display: block; color: var(--muted); font-size: 11px; }
+.params { columns: 3 300px; font-size: 12.5px; }
+.params div { break-inside: avoid; padding: 1px 0; border-bottom: 1px dotted var(--line);
+               overflow-wrap: anywhere; }
+.params b { font-weight: 600; }
+.pass { color: #2e7d32; font-weight: bold; }
+.fail { color: #c62828; font-weight: bold; }
+.muted { color: var(--muted); }
+footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
+"""
+OUTCOME_NAMES = {"tp": "TP", "fp": "FP", "fn": "FN", "tn": "TN"}
+
+
+def esc(value: Any) -> str:
+    """Escape anything for HTML text and attribute values."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def money(value: Any) -> str:
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return "-"
+    return f"{value:,.2f}"
+
+
+def share(value: Any) -> str:
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return "-"
+    return f"{value:.3f}"
+
+
+def _pill(status: str | None) -> str:
+    fill, stroke, ink = STATUS_STYLE.get(status or "", ("#f5f5f5", "#9e9e9e", "#616e7c"))
+    return (
+        f'<span class="pill" style="background:{fill};border-color:{stroke};color:{ink}">'
+        f"{esc(status or 'unknown')}</span>"
+    )
+
+
+def _time(value: Any) -> str:
+    """``2026-11-23 13:05:09 UTC`` from a datetime or an ISO 8601 string."""
+    moment = parse_time(value)
+    if moment is None:
+        return "-"
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(start: Any, end: Any) -> str:
+    a, b = parse_time(start), parse_time(end)
+    if a is None or b is None:
+        return "-"
+    return duration_text((b - a).total_seconds())
+
+
+# header --------------------------------------------------------------------------------------
+def header(data: ReportData, views: list[LabelView]) -> str:
+    e = data.execution
+    where = "local home" if data.source == "local" else "SageMaker"
+    rows = [
+        ("pipeline", e.get("pipeline")),
+        ("execution ARN", e.get("arn")),
+        ("ran", f"{where}"),
+        ("started", _time(e.get("created"))),
+        ("ended", _time(e.get("ended"))),
+        ("duration", _duration(e.get("created"), e.get("ended"))),
+    ]
+    meta = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
+    parts = [
+        f"<h1>Execution {esc(data.execution_id)} {_pill(e.get('status'))}</h1>",
+        f'<dl class="meta">{meta}</dl>',
+        '<nav><a href="#outcome">Outcome</a><a href="#graph">Pipeline graph</a>',
+    ]
+    for index, view in enumerate(views):
+        parts.append(f'<a href="#label-{index}">Label {esc(view.label)}</a>')
+    parts.append('<a href="#checks">Checks</a><a href="#parameters">Parameters</a></nav>')
+    return "".join(parts)
+
+
+# outcome -------------------------------------------------------------------------------------
+def outcome(data: ReportData) -> str:
+    e = data.execution
+    evaluation = data.evaluation
+    parts = ['<h2 id="outcome">Outcome</h2>']
+    if data.registered:
+        r = data.registered
+        details = [
+            f"<b>Registered</b> {esc(r.get('group'))} version {esc(r.get('version'))}",
+        ]
+        if r.get("approval_status"):
+            details.append(f" ({esc(r['approval_status'])})")
+        verdict = (evaluation or {}).get("best", {}).get("verdict")
+        lines = [
+            "".join(details),
+            f'<div class="why">{esc(verdict)}</div>' if verdict else "",
+            f'<div class="mono">{esc(r.get("arn"))}</div>' if r.get("arn") else "",
+            f'<div class="mono">{esc(r.get("model_uri"))}</div>' if r.get("model_uri") else "",
+        ]
+        parts.append(f'<div class="box good">{"".join(lines)}</div>')
+    else:
+        reason = e.get("failure_reason") or (evaluation or {}).get("best", {}).get("verdict")
+        kind = "bad" if e.get("status") == "Failed" else "note"
+        parts.append(
+            f'<div class="box {kind}"><b>Nothing registered.</b>'
+            f'<div class="why">{esc(reason or "the execution has not registered a model")}'
+            "</div></div>"
+        )
+    if evaluation is None:
+        parts.append(
+            '<div class="box note"><b>No evaluation.</b> The Evaluate step did not succeed '
+            "(or its evaluation.json could not be read), so there are no costs, plots or "
+            "checks to show. The pipeline graph below shows where the execution stopped.</div>"
+        )
+    for problem in data.problems:
+        parts.append(f'<div class="box note">{esc(problem)}</div>')
+    if evaluation is not None:
+        parts.append(cost_table(evaluation))
+    return "".join(parts)
+
+
+def _threshold_text(thresholds: dict[str, Any]) -> str:
+    """One threshold as a number; several as ``label: t`` pairs (plain text, not escaped)."""
+    if len(thresholds) == 1:
+        return f"{float(next(iter(thresholds.values()))):.4g}"
+    return ", ".join(f"{k}: {float(v):.4g}" for k, v in thresholds.items())
+
+
+def _ratio(model: dict[str, Any]) -> float:
+    setting = model.get("setting") or {}
+    try:
+        return float(setting.get("fn_weight", 1)) / float(setting.get("fp_weight", 1) or 1)
+    except (TypeError, ValueError):
+        return math.inf
+
+
+def cost_table(evaluation: dict[str, Any]) -> str:
+    """One row per cost setting, the cheapest marked, then the trivial policies."""
+    best = (evaluation.get("best") or {}).get("name")
+    header_cells = [
+        ("cost setting", ""),
+        ("model", ""),
+        ("threshold", "num"),
+        ("validation cost", "num"),
+        ("test cost", "num"),
+        ("95 % interval (test)", "num"),
+        ("savings", "num"),
+        ("FN", "num"),
+        ("FP", "num"),
+        ("precision", "num"),
+        ("recall", "num"),
+        ("F1", "num"),
+        ("", ""),
+    ]
+    head = "".join(f'<th class="{c}">{esc(h)}</th>' for h, c in header_cells)
+    rows = []
+    for model in sorted(evaluation.get("models", []), key=_ratio):
+        test = model.get("test") or {}
+        validation = model.get("validation") or {}
+        interval = test.get("expected_cost_ci")
+        confusion = test.get("confusion") or {}
+        setting = model.get("setting") or {}
+        ratio = (
+            f"{float(setting['fn_weight']):g}:{float(setting['fp_weight']):g}"
+            if "fn_weight" in setting and "fp_weight" in setting
+            else "-"
+        )
+        is_best = model.get("name") == best
+        savings = test.get("savings")
+        thresholds = model.get("thresholds") or {}
+        cells = [
+            (ratio, ""),
+            (model.get("name"), "name"),
+            (_threshold_text(thresholds), "num" if len(thresholds) == 1 else ""),
+            (money(validation.get("expected_cost")), "num"),
+            (money(test.get("expected_cost")), "num"),
+            (f"{money(interval[0])} \u2013 {money(interval[1])}" if interval else "-", "num"),
+            (f"{savings:.1%}" if isinstance(savings, int | float) else "-", "num"),
+            (confusion.get("fn", "-"), "num"),
+            (confusion.get("fp", "-"), "num"),
+            (share(test.get("precision")), "num"),
+            (share(test.get("recall")), "num"),
+            (share(test.get("f1")), "num"),
+            ("\u2605 cheapest" if is_best else "", "name"),
+        ]
+        row = "".join(f'<td class="{c}">{esc(v)}</td>' for v, c in cells)
+        rows.append(f'<tr class="{"best" if is_best else ""}">{row}</tr>')
+    for policy, figures in (evaluation.get("baselines") or {}).items():
+        validation_cost = (figures.get("validation") or {}).get("expected_cost")
+        test_cost = (figures.get("test") or {}).get("expected_cost")
+        rows.append(
+            f'<tr class="policy"><td colspan="3">{esc(policy.replace("_", " "))}</td>'
+            f'<td class="num">{money(validation_cost)}</td><td class="num">{money(test_cost)}'
+            '</td><td colspan="8">trivial policy</td></tr>'
+        )
+    best_info = evaluation.get("best") or {}
+    summary = ""
+    if best_info:
+        baseline = best_info.get("baseline") or {}
+        summary = (
+            f"<p>Cheapest on validation: <b>{esc(best_info.get('name'))}</b>, "
+            f"{money(best_info.get('expected_cost'))} per decision on test against "
+            f"{money(baseline.get('expected_cost'))} for "
+            f"{esc(str(baseline.get('name', 'the best trivial policy')).replace('_', ' '))}"
+            + (
+                f" (savings {best_info['savings']:.1%})"
+                if isinstance(best_info.get("savings"), int | float)
+                else ""
+            )
+            + ".</p>"
+        )
+    matrix = evaluation.get("cost_matrix") or {}
+    matrix_text = ""
+    if all(k in matrix for k in OUTCOME_NAMES):
+        matrix_text = (
+            '<p class="muted">Cost matrix per decision: '
+            + ", ".join(f"{OUTCOME_NAMES[k]} {money(float(matrix[k]))}" for k in OUTCOME_NAMES)
+            + ". Thresholds are chosen on validation; test is for reporting.</p>"
+        )
+    return (
+        "<h3>Expected cost per decision, by cost setting</h3>"
+        f'{summary}<table class="costs"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{matrix_text}"
+    )
+
+
+# graph ---------------------------------------------------------------------------------------
+def graph(data: ReportData) -> str:
+    by_name = {step.name: step for step in data.steps}
+    drawn = layout(data.definition, [step.name for step in data.steps])
+    svg = render_dag(drawn, by_name)
+    legend = "".join(
+        f'<span><i style="background:{fill};border-color:{stroke}"></i>{esc(status)}</span>'
+        for status, (fill, stroke, _) in STATUS_STYLE.items()
+        if status in ("Succeeded", "Failed", "Executing", "Stopped")
+    )
+    legend += (
+        '<span><i style="background:#f5f5f5;border-color:#9e9e9e;border-style:dashed"></i>'
+        "not started</span>"
+    )
+    rows = []
+    for step in data.steps:
+        note = step.failure_reason or (
+            f"cached from execution {step.cache_source}" if step.cache_source else ""
+        )
+        if step.outcome is not None and not note:
+            note = f"outcome {step.outcome}"
+        rows.append(
+            "<tr>"
+            f"<td>{esc(step.name)}</td><td>{esc(step.type)}</td>"
+            f'<td>{_pill(step.status)}</td><td class="time">{esc(_time(step.started))}</td>'
+            f'<td class="num">{esc(duration_text(step.duration_s) or "-")}</td>'
+            f'<td class="num">{esc(step.attempts)}</td><td class="reason">{esc(note)}</td>'
+            "</tr>"
+        )
+    never = [n.name for n in drawn.nodes if n.name not in by_name]
+    never_text = f'<p class="muted">Never started: {esc(", ".join(never))}.</p>' if never else ""
+    return (
+        '<h2 id="graph">Pipeline graph</h2>'
+        f'<figure class="dag-figure">{svg}<figcaption><div class="legend">{legend}</div>'
+        "Steps laid out by dependency, left to right; each box shows the step's status and "
+        "duration (or that it came from the step cache). Hover a box for details.</figcaption>"
+        "</figure>"
+        "<table><thead><tr><th>step</th><th>type</th><th>status</th><th>started</th>"
+        '<th class="num">duration</th><th class="num">attempts</th><th>note</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{never_text}"
+    )
+
+
+# per label -----------------------------------------------------------------------------------
+def figure_html(plot: Plot) -> str:
+    return (
+        f'<figure class="plot" data-plot="{esc(plot.key)}"><img src="{plot.uri}" '
+        f'alt="{esc(plot.alt)}"><figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)}'
+        "</figcaption></figure>"
+    )
+
+
+def confusion_matrices(view: LabelView) -> str:
+    cards = []
+    for model in view.models:
+        test = model.figures.get("test") or {}
+        counts = test.get("confusion")
+        if not counts:
+            continue
+        total = max(1, sum(int(counts.get(k, 0)) for k in OUTCOME_NAMES))
+
+        def cell(outcome: str, counts: dict[str, Any] = counts, total: int = total) -> str:
+            count = int(counts.get(outcome, 0))
+            cost = count * getattr(view.matrix, outcome) / total
+            return (
+                f"<td><b>{OUTCOME_NAMES[outcome]} {count}</b>"
+                f"<small>{money(cost)} per decision</small></td>"
+            )
+
+        is_best = model.name == view.best
+        star = " \u2605" if is_best else ""
+        cards.append(
+            f'<div class="confusion{" best" if is_best else ""}">'
+            f"<h4>{esc(model.name)} ({esc(setting_text(model))}){star}</h4>"
+            f'<div class="muted">threshold {model.threshold:.4g} \u00b7 test cost '
+            f"{money(test.get('expected_cost'))}</div>"
+            "<table><tr><th>truth</th><th>called positive</th><th>called negative</th></tr>"
+            f"<tr><th>positive</th>{cell('tp')}{cell('fn')}</tr>"
+            f"<tr><th>negative</th>{cell('fp')}{cell('tn')}</tr></table></div>"
+        )
+    if not cards:
+        return ""
+    return (
+        "<h3>Confusion matrices on test</h3>"
+        '<p class="muted">Counts at each model\'s chosen threshold, and what each cell adds to '
+        "the expected cost per decision.</p>"
+        f'<div class="grid">{"".join(cards)}</div>'
+    )
+
+
+def label_table(view: LabelView) -> str:
+    """For multi-label executions: this label's figures per model."""
+    rows = []
+    for model in sorted(view.models, key=lambda m: m.ratio):
+        validation = model.figures.get("validation") or {}
+        test = model.figures.get("test") or {}
+        confusion = test.get("confusion") or {}
+        rows.append(
+            f'<tr class="{"best" if model.name == view.best else ""}">'
+            f"<td>{esc(setting_text(model))}</td><td>{esc(model.name)}</td>"
+            f'<td class="num">{model.threshold:.4g}</td>'
+            f'<td class="num">{money(validation.get("expected_cost"))}</td>'
+            f'<td class="num">{money(test.get("expected_cost"))}</td>'
+            f'<td class="num">{esc(confusion.get("fn", "-"))}</td>'
+            f'<td class="num">{esc(confusion.get("fp", "-"))}</td>'
+            f'<td class="num">{share(test.get("f1"))}</td></tr>'
+        )
+    for policy in POLICIES:
+        costs = view.baselines.get(policy, {})
+        rows.append(
+            f'<tr class="policy"><td colspan="3">{esc(policy.replace("_", " "))}</td>'
+            f'<td class="num">{money(costs.get("validation"))}</td>'
+            f'<td class="num">{money(costs.get("test"))}</td><td colspan="3">trivial policy'
+            "</td></tr>"
+        )
+    return (
+        '<table><thead><tr><th>cost setting</th><th>model</th><th class="num">threshold</th>'
+        '<th class="num">validation cost</th><th class="num">test cost</th>'
+        '<th class="num">FN</th><th class="num">FP</th><th class="num">F1</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def label_section(view: LabelView, index: int, count: int) -> str:
+    title = f"Label {esc(view.label)}" + (f" ({index + 1} of {count})" if count > 1 else "")
+    parts = [f'<h2 id="label-{index}">{title}</h2>']
+    if count > 1:
+        parts.append(label_table(view))
+    if not view.has_scores:
+        parts.append(
+            '<div class="box note">No scores for this label (scores.parquet missing or '
+            "unreadable): the plots that need scores are left out.</div>"
+        )
+    parts.extend(figure_html(plot) for plot in label_plots(view))
+    parts.append(confusion_matrices(view))
+    return "".join(parts)
+
+
+# checks and parameters -----------------------------------------------------------------------
+def _verdict(passed: Any) -> str:
+    return '<span class="pass">passed</span>' if passed else '<span class="fail">failed</span>'
+
+
+def _judged(check: dict[str, Any]) -> str:
+    if check.get("evaluated", True):
+        return f"yes ({esc(check.get('samples', '-'))} labels)"
+    return (
+        f"no: only {esc(check.get('samples', '-'))} labels, below the rule's minimum, so the "
+        "check passes while its figures are shown"
+    )
+
+
+def checks(data: ReportData) -> str:
+    parts = ['<h2 id="checks">Class-imbalance checks</h2>']
+    found = (data.evaluation or {}).get("checks")
+    if not found:
+        parts.append('<p class="muted">No checks to show: there is no evaluation.</p>')
+        return "".join(parts)
+    rows = []
+    imbalance = found.get("class_imbalance")
+    if isinstance(imbalance, dict):
+        counts = ", ".join(
+            f"class {esc(k)}: {esc(v)}" for k, v in (imbalance.get("counts") or {}).items()
+        )
+        rows.append(
+            "<tr><td>class imbalance</td><td>largest class / smallest class</td>"
+            f'<td class="num">{_fixed(imbalance.get("ratio"))}</td>'
+            f'<td class="num">at most {esc(_number(imbalance.get("threshold")))}</td>'
+            f"<td>{_judged(imbalance)}</td><td>{_verdict(imbalance.get('passed'))}</td>"
+            f"<td>{counts}</td></tr>"
+        )
+    misprediction = found.get("misprediction")
+    if isinstance(misprediction, dict):
+        per_class = misprediction.get("per_class") or {}
+        worst = max(per_class.values(), default=None)
+        detail = ", ".join(f"class {esc(k)}: {v:.1%}" for k, v in per_class.items())
+        rows.append(
+            "<tr><td>misprediction</td><td>worst share of a class mispredicted "
+            "(cheapest model, test)</td>"
+            f'<td class="num">{_percent(worst)}</td>'
+            f'<td class="num">at most {_percent(misprediction.get("threshold"))}</td>'
+            f"<td>{_judged(misprediction)}</td><td>{_verdict(misprediction.get('passed'))}</td>"
+            f"<td>{detail}</td></tr>"
+        )
+    for name, check in found.items():
+        if name in ("class_imbalance", "misprediction", "passed") or not isinstance(check, dict):
+            continue
+        rows.append(
+            f"<tr><td>{esc(name)}</td><td></td><td></td>"
+            f'<td class="num">{esc(_number(check.get("threshold")))}</td>'
+            f"<td>{_judged(check)}</td><td>{_verdict(check.get('passed'))}</td>"
+            f"<td>{esc({k: v for k, v in check.items() if k not in ('passed', 'threshold')})}"
+            "</td></tr>"
+        )
+    parts.append(
+        "<p>From SageMaker Debugger's ClassImbalance rule. Overall: "
+        f"{_verdict(found.get('passed'))}; a failed check keeps the model out of the registry."
+        '</p><table><thead><tr><th>check</th><th>measures</th><th class="num">value</th>'
+        '<th class="num">threshold</th><th>judged</th><th>result</th><th>details</th></tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return "".join(parts)
+
+
+def _fixed(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.1%}" if isinstance(value, int | float) else "-"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int | float):
+        if value == sys.float_info.max:
+            return "no limit"
+        return f"{value:.10g}"
+    return str(value)
+
+
+def parameters(data: ReportData) -> str:
+    values = data.execution.get("parameters") or {}
+    defaults = {
+        p.get("Name"): p.get("DefaultValue") for p in (data.definition or {}).get("Parameters", [])
+    }
+    items = []
+    for name in sorted(values):
+        value = values[name]
+        changed = name in defaults and defaults[name] != value
+        mark = ' <span class="muted">(not the default)</span>' if changed else ""
+        items.append(f"<div><b>{esc(name)}</b> = {esc(_number(value))}{mark}</div>")
+    if not items:
+        items.append('<div class="muted">none recorded</div>')
+    return (
+        '<h2 id="parameters">Parameters of the execution</h2>'
+        f'<div class="params">{"".join(items)}</div>'
+    )
+
+
+# the page ------------------------------------------------------------------------------------
+def render_page(data: ReportData, generated: datetime | None = None) -> str:
+    """The whole HTML document for one execution."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package_version = version("costpipe")
+    except PackageNotFoundError:
+        package_version = "unknown"
+    stamp = (generated or datetime.now(UTC)).isoformat(timespec="seconds")
+    views = label_views(data)
+    body = [
+        header(data, views),
+        outcome(data),
+        graph(data),
+        *(label_section(view, i, len(views)) for i, view in enumerate(views)),
+        checks(data),
+        parameters(data),
+    ]
+    title = f"costpipe \u00b7 {data.execution.get('pipeline', '')} \u00b7 {data.execution_id}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
+        + "".join(body)
+        + f"<footer>costpipe {esc(package_version)} \u00b7 report written {esc(stamp)}"
+        "</footer></main></body></html>\n"
+    )
