@@ -49,6 +49,7 @@ from typing import Any
 
 from pipeline.errors import InputError, UsageError
 from pipeline.expressions import ExpressionError, is_expression, parse_path
+from pipeline.expressions import _as_text as _text  # how Std:Join writes constants
 from pipeline.graph import all_steps, check_graph, dependencies
 
 #: The execution input's key that holds the parameter values.
@@ -224,13 +225,6 @@ def _argument(value: Any) -> str:
     if isinstance(value, str):
         return _quote(value)
     raise ExpressionError(f"cannot pass {value!r} to an intrinsic function")
-
-
-def _text(value: Any) -> str:
-    """How Std:Join writes a constant."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _link(state: dict[str, Any], next_name: str | None) -> dict[str, Any]:

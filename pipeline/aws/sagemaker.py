@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.aws.waiting import FAILED, RUNNING, STOPPED, SUCCEEDED, Snapshot, StepState
 from pipeline.errors import UsageError
+from pipeline.expressions import _as_text
 from pipeline.local.executor import resolve_parameters
 
 #: SageMaker's execution statuses, by outcome.
@@ -96,21 +97,21 @@ def upsert_pipeline(
     return Upserted("updated", sm.update_pipeline(**arguments)["PipelineArn"])
 
 
-def pipeline_definition(sm: Any, name: str) -> dict[str, Any]:
-    """The stored definition of an existing pipeline."""
-    if pipeline_arn(sm, name) is None:
+def existing_pipeline_arn(sm: Any, name: str) -> str:
+    """The pipeline's ARN; a :class:`UsageError` when there is no such pipeline."""
+    arn = pipeline_arn(sm, name)
+    if arn is None:
         raise UsageError(
             f"no SageMaker pipeline named '{name}' in this region: run costpipe upsert first, or "
             "pass --pipeline-name/--region"
         )
+    return arn
+
+
+def pipeline_definition(sm: Any, name: str) -> dict[str, Any]:
+    """The stored definition of an existing pipeline."""
+    existing_pipeline_arn(sm, name)
     return json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])
-
-
-def parameter_text(value: Any) -> str:
-    """A parameter value as SageMaker's PipelineParameters carry it (text)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def start_pipeline(sm: Any, name: str, overrides: dict[str, str]) -> str:
@@ -121,7 +122,8 @@ def start_pipeline(sm: Any, name: str, overrides: dict[str, str]) -> str:
     """
     declared = pipeline_definition(sm, name).get("Parameters", [])
     values = resolve_parameters(declared, overrides)
-    parameters = [{"Name": key, "Value": parameter_text(values[key])} for key in overrides]
+    # PipelineParameters carry text, written as Std:Join writes values.
+    parameters = [{"Name": key, "Value": _as_text(values[key])} for key in overrides]
     response = sm.start_pipeline_execution(PipelineName=name, PipelineParameters=parameters)
     return str(response["PipelineExecutionArn"])
 
@@ -131,13 +133,7 @@ def execution_arn(sm: Any, pipeline_name: str, execution: str) -> str:
     """An execution's ARN from its ARN or its id (the ARN's last part)."""
     if execution.startswith("arn:"):
         return execution
-    arn = pipeline_arn(sm, pipeline_name)
-    if arn is None:
-        raise UsageError(
-            f"no SageMaker pipeline named '{pipeline_name}': pass --pipeline-name, or give the "
-            "execution's ARN"
-        )
-    return f"{arn}/execution/{execution}"
+    return f"{existing_pipeline_arn(sm, pipeline_name)}/execution/{execution}"
 
 
 def execution_id(arn: str) -> str:
@@ -167,11 +163,7 @@ def _execution_dict(raw: dict[str, Any], pipeline: str) -> dict[str, Any]:
 
 def list_executions(sm: Any, pipeline_name: str, limit: int) -> list[dict[str, Any]]:
     """The pipeline's most recent executions, newest first."""
-    if pipeline_arn(sm, pipeline_name) is None:
-        raise UsageError(
-            f"no SageMaker pipeline named '{pipeline_name}' in this region: pass --pipeline-name "
-            "or --region"
-        )
+    existing_pipeline_arn(sm, pipeline_name)
     response = sm.list_pipeline_executions(
         PipelineName=pipeline_name,
         SortBy="CreationTime",
