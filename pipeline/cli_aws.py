@@ -184,8 +184,8 @@ def command_upsert(args: argparse.Namespace) -> int:
     if args.deploy_target == "stepfunctions":
         required.append("state_machine_role_arn")
     settings.require(*required)
-    if not config.data.path.startswith("s3://"):
-        check_data(config)
+    if not any(p.startswith("s3://") for p in (config.data.path, config.data.test_path)):
+        check_data(config)  # the checks Preprocess runs, on local files: bad data exits 2 now
     # The credentials first: the definition takes seconds to build, and nothing may change
     # in the account before every check has passed.
     account = session.account_id(settings.region)
