@@ -101,6 +101,8 @@ def _number(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline.cli_aws import add_aws_commands, add_target_option
+
     parser = _Parser(prog="costpipe", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     definition = commands.add_parser("definition", help="print the SageMaker definition JSON")
     _add_config_options(definition)
-    definition.add_argument("--format", choices=("sagemaker",), default="sagemaker")
+    definition.add_argument("--format", choices=("sagemaker", "asl"), default="sagemaker")
     definition.add_argument(
         "--role-arn", help="the SageMaker execution role (default: a placeholder)"
     )
@@ -126,15 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing = executions_commands.add_parser("list", help="recent executions")
     listing.add_argument("--limit", type=int, default=20)
     _add_home(listing)
+    add_target_option(listing)
     show = executions_commands.add_parser("show", help="one execution and its steps")
     show.add_argument("execution_id")
     _add_home(show)
+    add_target_option(show)
 
     registry = commands.add_parser("registry", help="the local model registry")
     registry_commands = registry.add_subparsers(dest="action", required=True, parser_class=_Parser)
     registry_list = registry_commands.add_parser("list", help="model packages, by group")
     registry_list.add_argument("--group", help="only this model package group")
     _add_home(registry_list)
+    add_target_option(registry_list)
     for action in ("show", "approve", "reject"):
         sub = registry_commands.add_parser(action, help=f"{action} one model package version")
         sub.add_argument("group")
@@ -142,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         if action != "show":
             sub.add_argument("--description", help="why (kept with the approval status)")
         _add_home(sub)
+        add_target_option(sub)
+    add_aws_commands(commands)  # upsert, start, wait
 
     # costpipe report: implemented in pipeline.report.command
     from pipeline.report.command import add_report_parser
@@ -399,11 +406,19 @@ def command_definition(args: argparse.Namespace) -> int:
     definition = build_definition(
         config, target, CodeBundle.from_directory(), data_uri(config.data.path, target), test
     )
+    if args.format == "asl":
+        from pipeline.aws.asl import translate
+
+        definition = translate(definition)
     emit_json(definition)
     return 0
 
 
 def command_executions(args: argparse.Namespace) -> int:
+    if args.target != "local":
+        from pipeline.cli_aws import command_executions as on_aws
+
+        return on_aws(args)
     from pipeline.local.store import ExecutionStore
 
     store = ExecutionStore(args.home)
@@ -470,6 +485,10 @@ def command_executions(args: argparse.Namespace) -> int:
 
 
 def command_registry(args: argparse.Namespace) -> int:
+    if args.target != "local":
+        from pipeline.cli_aws import command_registry as on_aws
+
+        return on_aws(args)
     from pipeline.local.registry import ModelRegistry
 
     registry = ModelRegistry(args.home)
@@ -553,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        return (COMMANDS.get(args.command) or args.handler)(args)
     except InputError as error:
         print(f"costpipe: error: {error}", file=sys.stderr)
         return EXIT_USAGE

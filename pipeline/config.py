@@ -108,6 +108,7 @@ class AwsConfig:
     region: str = "us-east-1"
     role_arn: str = ""
     bucket: str = ""
+    state_machine_role_arn: str = ""
     processing_instance_type: str = "ml.m5.xlarge"
     processing_instance_count: int = 1
     training_instance_type: str = "ml.m5.xlarge"

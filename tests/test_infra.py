@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
 STACK = INFRA / "costpipe.yaml"
 BUILDSPEC = INFRA / "buildspec.yml"
-RUN_ON_AWS = INFRA / "README-run-on-aws.md"
+README = ROOT / "README.md"
 CHECKOV_REQUIREMENTS = INFRA / "requirements-checkov.txt"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 CI_RUN = ROOT / ".ci" / "run"
@@ -525,8 +525,9 @@ def test_xgboost_image_registries_match_the_sdk():
 def test_outputs_are_the_values_the_cli_needs_and_the_readme_names_them():
     outputs = load_template(STACK)["Outputs"]
     assert set(REQUIRED_OUTPUTS) <= set(outputs)
-    readme = RUN_ON_AWS.read_text()
-    assert readme.startswith("## Run on AWS")
+    text = README.read_text()
+    assert "\n## Run on AWS\n" in text
+    readme = text.split("\n## Run on AWS\n", 1)[1].split("\n## ", 1)[0]
     for output, variable in REQUIRED_OUTPUTS.items():
         assert f"`{output}`" in readme, output
         if variable:
