@@ -373,6 +373,7 @@ def test_same_ratio_with_other_weights_is_not_a_duplicate() -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="bug: step_name drops the '-' of a negative exponent, so 1e-05 and 1e+05 collide",
 )
 def test_distinct_settings_have_distinct_step_names() -> None:
