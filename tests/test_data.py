@@ -329,9 +329,13 @@ def test_positive_label_needed_for_a_target_that_is_not_0_1(tmp_path: Path) -> N
 def test_categorical_column_that_does_not_exist(tmp_path: Path) -> None:
     """--categorical names a column the data does not have."""
     message = preprocess_error(
-        tmp_path, write(tmp_path, "d.csv", GOOD_CSV), "--positive-label", "M",
-        "--categorical", "colour,color",
-    )  # fmt: skip
+        tmp_path,
+        write(tmp_path, "d.csv", GOOD_CSV),
+        "--positive-label",
+        "M",
+        "--categorical",
+        "colour,color",
+    )
     assert_problem_then_fix(
         message, ["categorical column 'color' is not in the data"], "check its spelling"
     )
@@ -348,18 +352,26 @@ def test_dropped_column_that_does_not_exist(tmp_path: Path) -> None:
 def test_target_listed_as_a_feature_role(tmp_path: Path) -> None:
     """The target cannot also be categorical."""
     message = preprocess_error(
-        tmp_path, write(tmp_path, "d.csv", GOOD_CSV), "--positive-label", "M",
-        "--categorical", "colour,y",
-    )  # fmt: skip
+        tmp_path,
+        write(tmp_path, "d.csv", GOOD_CSV),
+        "--positive-label",
+        "M",
+        "--categorical",
+        "colour,y",
+    )
     assert_problem_then_fix(message, ["target 'y' is also listed as a feature column"], "remove it")
 
 
 def test_no_feature_columns(tmp_path: Path) -> None:
     """Only the target is left once the other columns are dropped."""
     message = preprocess_error(
-        tmp_path, write(tmp_path, "d.csv", GOOD_CSV), "--positive-label", "M",
-        "--drop", "x,n,colour",
-    )  # fmt: skip
+        tmp_path,
+        write(tmp_path, "d.csv", GOOD_CSV),
+        "--positive-label",
+        "M",
+        "--drop",
+        "x,n,colour",
+    )
     assert_problem_then_fix(message, ["no feature columns besides the target"], "add features")
 
 
