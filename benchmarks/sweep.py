@@ -2,10 +2,10 @@
 
 Both sort the scores once and count true and false positives at every distinct threshold;
 the cost sweep also prices every threshold with the cost matrix. Prints the best of
-``--repeat`` wall times of each, their ratio (goal: the cost sweep at most 1.0x scikit-learn)
-and whether the two agree at every threshold: the thresholds, the counts (from
-``roc_curve(drop_intermediate=False)``, which returns them as rates) and precision and recall
-(from ``precision_recall_curve`` itself).
+``--repeat`` wall times of each (the two alternate, so load from other work hits both alike),
+their ratio (goal: the cost sweep at most 1.0x scikit-learn) and whether the two agree at
+every threshold: the thresholds, the counts (from ``roc_curve(drop_intermediate=False)``,
+which returns them as rates) and precision and recall (from ``precision_recall_curve``).
 
 Scores are float32 probabilities, as XGBoost predicts them, for about 10 % positives.
 
@@ -56,15 +56,20 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return y, scores
 
 
-def best_time(function: Callable[[], object], repeat: int) -> tuple[object, float]:
-    """The last result and the best wall time of ``repeat`` calls."""
-    best = float("inf")
-    result = None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - started)
-    return result, best
+def interleaved_best_times(
+    functions: dict[str, Callable[[], object]], repeat: int
+) -> tuple[dict[str, object], dict[str, float]]:
+    """Each function's last result and best wall time over ``repeat`` rounds; the functions
+    alternate (A B, B A, ...) so that load from other work falls on both alike."""
+    best = {name: float("inf") for name in functions}
+    results: dict[str, object] = {}
+    names = list(functions)
+    for round_ in range(repeat):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            started = time.perf_counter()
+            results[name] = functions[name]()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return results, best
 
 
 def agreement(y: np.ndarray, scores: np.ndarray, sweep: ThresholdSweep, curve: tuple) -> bool:
@@ -94,8 +99,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     load = os.getloadavg()[0]  # other work on the machine, before this one adds to it
     y, scores = synthetic(args.n, args.seed)
-    sweep, sweep_s = best_time(lambda: cost_sweep(y, scores, MATRIX), args.repeat)
-    curve, sklearn_s = best_time(lambda: precision_recall_curve(y, scores), args.repeat)
+    results, best = interleaved_best_times(
+        {
+            "cost_sweep": lambda: cost_sweep(y, scores, MATRIX),
+            "sklearn": lambda: precision_recall_curve(y, scores),
+        },
+        args.repeat,
+    )
+    sweep, curve = results["cost_sweep"], results["sklearn"]
+    sweep_s, sklearn_s = best["cost_sweep"], best["sklearn"]
     assert isinstance(sweep, ThresholdSweep) and isinstance(curve, tuple)
     agree = agreement(y, scores, sweep, curve)
     ratio = sweep_s / sklearn_s
