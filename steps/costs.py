@@ -218,6 +218,15 @@ def resample_counts(counts: ConfusionCounts, n_resamples: int, seed: int) -> np.
 _WEIGHT_FORMAT = "{:.4g}"
 
 
+def _weight_text(value: float) -> str:
+    """A weight as written in names: four significant digits, never an exponent.
+
+    ``1e5`` is ``100000`` and ``1e-5`` is ``0.00001``, so distinct weights keep distinct names
+    (an exponent's sign would be lost in a step name).
+    """
+    return np.format_float_positional(float(_WEIGHT_FORMAT.format(value)), trim="-")
+
+
 @dataclass(frozen=True)
 class CostSetting:
     """One training weight pair of the asymmetric loss.
@@ -264,21 +273,13 @@ class CostSetting:
 
     @property
     def name(self) -> str:
-        return (
-            f"fn{_WEIGHT_FORMAT.format(self.fn_weight)}-fp{_WEIGHT_FORMAT.format(self.fp_weight)}"
-        )
+        return f"fn{_weight_text(self.fn_weight)}-fp{_weight_text(self.fp_weight)}"
 
     @property
     def step_name(self) -> str:
         """Pipeline step name: letters and digits only, '.' written as 'p'."""
-        parts = [
-            "Train",
-            "Fn",
-            _WEIGHT_FORMAT.format(self.fn_weight),
-            "Fp",
-            _WEIGHT_FORMAT.format(self.fp_weight),
-        ]
-        return re.sub(r"[^A-Za-z0-9]", "", "".join(parts).replace(".", "p").replace("+", ""))
+        text = f"TrainFn{_weight_text(self.fn_weight)}Fp{_weight_text(self.fp_weight)}"
+        return re.sub(r"[^A-Za-z0-9]", "", text.replace(".", "p"))
 
     def as_dict(self) -> Dict[str, float]:
         return {"fn_weight": _plain(self.fn_weight), "fp_weight": _plain(self.fp_weight)}

@@ -467,14 +467,27 @@ def _features(
             text = column.map(lambda v: None if _is_missing(v) else _label_text(v))
             levels[name] = sorted(text.dropna().unique().tolist())
             features[name] = pd.Categorical(text, categories=levels[name])
-        elif pd.api.types.is_bool_dtype(column):
-            features[name] = column.astype(np.float32)
+        elif pd.api.types.is_bool_dtype(column) or _is_boolean_with_gaps(column):
+            # True/False with blanks is read as text: a 0/1 feature with missing values.
+            features[name] = column.map(
+                lambda v: np.nan if _is_missing(v) else float(_label_text(v) == "1")
+            ).astype(np.float32)
+        elif pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(
+            column
+        ):
+            raise InputError(
+                f"feature column '{name}' holds dates or times: turn them into numbers (e.g. days "
+                f"since a reference date) or drop the column (--drop {name})"
+            )
         elif not pd.api.types.is_numeric_dtype(column):
             raise InputError(_text_in_numeric_message(name, column))
         if features[name].nunique(dropna=True) <= 1:
             warnings.append(f"feature '{name}' is constant: it cannot help the model")
     if len(warnings) == len(names):
-        raise InputError("every feature column is constant: the data holds nothing to learn from")
+        raise InputError(
+            "every feature column is constant, so the data holds nothing to learn from: give "
+            "columns whose values vary"
+        )
     return features, levels, warnings
 
 
@@ -482,10 +495,23 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
+def _is_boolean_with_gaps(column: pd.Series) -> bool:
+    values = column.dropna()
+    return len(values) > 0 and all(
+        isinstance(v, (bool, np.bool_)) or str(v).strip().lower() in ("true", "false")
+        for v in values.unique()
+    )
+
+
 def _text_in_numeric_message(name: str, column: pd.Series) -> str:
     numeric = pd.to_numeric(column, errors="coerce")
-    bad = column.notna() & numeric.isna()
-    position = int(np.flatnonzero(bad.to_numpy())[0])
+    bad = (column.notna() & numeric.isna()).to_numpy()
+    if not bad.any():  # values pandas can convert but not store as numbers (mixed objects)
+        return (
+            f"feature column '{name}' holds values of mixed types ({column.dtype}): make them all "
+            f"numbers, or declare the column categorical (--categorical {name})"
+        )
+    position = int(np.flatnonzero(bad)[0])
     value = str(column.iloc[position])
     if len(value) > 40:
         value = value[:37] + "..."
@@ -507,7 +533,13 @@ def apply_schema(frame: pd.DataFrame, schema: Dict[str, Any]) -> pd.DataFrame:
         )
     features = frame[schema["features"]].copy()
     for name, levels in schema["categorical"].items():
-        text = features[name].map(lambda v: None if _is_missing(v) else _label_text(v))
+        known = set(levels)
+        # Levels unseen in training become missing values, explicitly (XGBoost handles those).
+        text = features[name].map(
+            lambda v, known=known: (
+                None if _is_missing(v) or _label_text(v) not in known else _label_text(v)
+            )
+        )
         features[name] = pd.Categorical(text, categories=levels)
     return features
 

@@ -10,7 +10,10 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from pipeline.config import Config, load_config, override
 from pipeline.examples import example_data
@@ -21,6 +24,22 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     os.environ.pop(_name, None)
 
 STUDY_COSTS = {"tp": 35280.0, "fp": 1287.67, "fn": 252000.0, "tn": 0.0}
+
+
+@pytest.fixture(scope="session")
+def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
+    """Features (569 x 30) and labels with malignant = 1 (212 positives)."""
+    X, target = load_breast_cancer(return_X_y=True)
+    return X, (target == 0).astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_frame() -> pd.DataFrame:
+    """The same data as a table with a 'diagnosis' column holding 'M' or 'B'."""
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.copy()
+    frame["diagnosis"] = np.where(data.target == 0, "M", "B")
+    return frame
 
 
 @pytest.fixture(scope="session")
