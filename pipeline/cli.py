@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="build the definition and run it locally")
     _add_config_options(run)
     run.add_argument("--max-parallel", type=int, help="jobs at once (default: the CPU count)")
+    run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="skip the HTML report (costpipe report ID writes it)",
+    )
     _add_home(run)
 
     definition = commands.add_parser("definition", help="print the SageMaker definition JSON")
@@ -341,7 +346,7 @@ def command_run(args: argparse.Namespace) -> int:
     with _Progress(interactive) as progress:
         run = run_locally(config, args.home, max_parallel=args.max_parallel, on_step=progress)
     result = run.result
-    report = _run_report(args.home, result.execution_id)
+    report = None if args.no_report else _run_report(args.home, result.execution_id)
     registered = None
     if result.registered:
         package = result.registered

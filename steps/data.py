@@ -413,8 +413,10 @@ def _positive_label(spec: TableSpec, values: Sequence[str]) -> str:
 
 
 def _features(
-    frame: pd.DataFrame, spec: TableSpec
+    frame: pd.DataFrame, spec: TableSpec, require_variation: bool = True
 ) -> Tuple[pd.DataFrame, Dict[str, List[str]], List[str]]:
+    """Check and convert the feature columns; ``require_variation`` refuses data in which no
+    feature varies (right for the data trained on, not for a small test file)."""
     columns = [str(c) for c in frame.columns]
     if ROW_COLUMN in columns:
         raise InputError(
@@ -483,7 +485,7 @@ def _features(
             raise InputError(_text_in_numeric_message(name, column))
         if features[name].nunique(dropna=True) <= 1:
             warnings.append(f"feature '{name}' is constant: it cannot help the model")
-    if len(warnings) == len(names):
+    if require_variation and len(warnings) == len(names):
         raise InputError(
             "every feature column is constant, so the data holds nothing to learn from: give "
             "columns whose values vary"
@@ -563,7 +565,7 @@ def prepare_test_table(
     The same checks as :func:`prepare_table`, except that a test set may miss a class or a
     label; its labels must be ones the data has, and it must have the data's feature columns.
     """
-    features, _, warnings = _features(frame, spec)
+    features, _, warnings = _features(frame, spec, require_variation=False)
     own = [c for c in features.columns if c not in spec.text]
     if own != schema["features"] or list(spec.text) != schema["text"]:
         raise InputError(

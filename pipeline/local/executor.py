@@ -214,9 +214,12 @@ class LocalExecutor:
         self.registry = ModelRegistry(self.home)
         self.on_step = on_step or (lambda name, status, details: None)
         self.retry_interval_scale = retry_interval_scale
-        # Each job process gets an even share of the cores.
-        self.threads_per_job = max(1, cpus // self.max_parallel)
+        self.cpus = cpus
         self.stop_event = threading.Event()
+        # Jobs submitted and not finished (queued or running), to share the cores among them.
+        self._jobs_lock = threading.Lock()
+        self._jobs_waiting = 0
+        self._jobs_running = 0
 
     def close(self) -> None:
         self.store.close()
@@ -323,6 +326,8 @@ class LocalExecutor:
                 )
                 self.on_step(name, SUCCEEDED, {"cache_source": source})
                 return
+            with self._jobs_lock:
+                self._jobs_waiting += 1
             running[pool.submit(self._run_job, run, step, arguments)] = step
         elif kind == "Condition":
             self._run_condition(run, step, pending, done)
@@ -408,35 +413,44 @@ class LocalExecutor:
         self, run: _Run, step: dict[str, Any], arguments: dict[str, Any]
     ) -> dict[str, Any]:
         """Worker thread: run the job, retrying as its retry policies allow."""
-        policies = step.get("RetryPolicies", [])
-        attempt = 0
-        while True:
-            attempt += 1
-            self.store.start_step(run.execution_id, step, attempt=attempt)
-            self.on_step(step["Name"], EXECUTING, {"attempt": attempt})
-            context = self._context(run, step, attempt)
-            try:
-                if step["Type"] == "Processing":
-                    properties = run_processing_job(arguments, self.bucket, context)
-                else:
-                    properties = run_training_job(arguments, self.bucket, context)
-                clean_job_folder(context)
-                return properties
-            except JobError as failure:
-                delay = _retry_delay(policies, failure.exception_type, attempt)
-                if delay is None:
-                    raise
-                if self.stop_event.wait(delay * self.retry_interval_scale):
-                    raise JobStoppedError() from None
+        with self._jobs_lock:
+            self._jobs_waiting -= 1
+            self._jobs_running += 1
+            # The cores are shared by the jobs that are, or soon will be, running at once: a job
+            # that runs alone (Preprocess, Evaluate, an odd last training) gets all of them.
+            sharing = min(self.max_parallel, self._jobs_running + self._jobs_waiting)
+            threads = max(1, self.cpus // max(1, sharing))
+        try:
+            policies = step.get("RetryPolicies", [])
+            attempt = 0
+            while True:
+                attempt += 1
+                self.store.start_step(run.execution_id, step, attempt=attempt)
+                self.on_step(step["Name"], EXECUTING, {"attempt": attempt})
+                context = self._context(run, step, attempt, threads)
+                try:
+                    if step["Type"] == "Processing":
+                        properties = run_processing_job(arguments, self.bucket, context)
+                    else:
+                        properties = run_training_job(arguments, self.bucket, context)
+                    clean_job_folder(context)
+                    return properties
+                except JobError as failure:
+                    delay = _retry_delay(policies, failure.exception_type, attempt)
+                    if delay is None:
+                        raise
+                    if self.stop_event.wait(delay * self.retry_interval_scale):
+                        raise JobStoppedError() from None
+        finally:
+            with self._jobs_lock:
+                self._jobs_running -= 1
 
-    def _context(self, run: _Run, step: dict[str, Any], attempt: int) -> JobContext:
+    def _context(self, run: _Run, step: dict[str, Any], attempt: int, threads: int) -> JobContext:
         suffix = secrets.token_hex(4)
         name = f"pipelines-{run.execution_id}-{step['Name']}-{suffix}"[:63].rstrip("-").lower()
         folder = self.home / JOBS_FOLDER / run.execution_id / step["Name"] / f"attempt-{attempt}"
         folder.mkdir(parents=True, exist_ok=True)
-        return JobContext(
-            name=name, folder=folder, stop=self.stop_event, threads=self.threads_per_job
-        )
+        return JobContext(name=name, folder=folder, stop=self.stop_event, threads=threads)
 
     def _run_condition(
         self, run: _Run, step: dict[str, Any], pending: list[dict[str, Any]], done: set[str]
