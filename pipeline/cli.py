@@ -11,13 +11,15 @@ import json
 import logging
 import math
 import os
+import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config, load_config, override, parse_settings_flag
-from pipeline.errors import EXIT_USAGE, InputError, UsageError
+from pipeline.errors import EXIT_USAGE, InputError, UsageError, environment_problem
 
 DEFAULT_HOME = Path(".costpipe")
 EXIT_FAILED = 1
@@ -145,11 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     registry_list.add_argument("--group", help="only this model package group")
     _add_home(registry_list)
     add_target_option(registry_list)
-    for action in ("show", "approve", "reject"):
+    for action in ("show", "approve", "reject", "verify"):
         sub = registry_commands.add_parser(action, help=f"{action} one model package version")
         sub.add_argument("group")
         sub.add_argument("version", type=int)
-        if action != "show":
+        if action in ("approve", "reject"):
             sub.add_argument("--description", help="why (kept with the approval status)")
         _add_home(sub)
         add_target_option(sub)
@@ -338,9 +340,17 @@ class _Progress:
 
 
 # commands ------------------------------------------------------------------------------------
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    # A terminated run stops like an interrupted one: jobs are ended, the execution is Stopped.
+    raise KeyboardInterrupt
+
+
 def command_run(args: argparse.Namespace) -> int:
     from pipeline.runner import run_locally
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise UsageError(f"--max-parallel must be at least 1, got {args.max_parallel}")
     config = config_from_args(args)
     interactive = sys.stdout.isatty() and not args.json
     with _Progress(interactive) as progress:
@@ -491,10 +501,14 @@ def command_executions(args: argparse.Namespace) -> int:
 
 def command_registry(args: argparse.Namespace) -> int:
     if args.target != "local":
+        if args.action == "verify":
+            raise UsageError("registry verify checks the local registry's artifacts: drop --target")
         from pipeline.cli_aws import command_registry as on_aws
 
         return on_aws(args)
-    from pipeline.local.registry import ModelRegistry
+    from pipeline.local.bucket import LocalBucket
+    from pipeline.local.executor import BUCKET_FOLDER
+    from pipeline.local.registry import ModelRegistry, verify_artifact
 
     registry = ModelRegistry(args.home)
     try:
@@ -529,11 +543,22 @@ def command_registry(args: argparse.Namespace) -> int:
                 )
             _console().print(table)
             return 0
-        if args.action == "show":
+        bucket = LocalBucket(args.home / BUCKET_FOLDER)
+        if args.action in ("show", "verify"):
             package = registry.package(args.group, args.version)
         else:
+            if args.action == "approve":
+                check = verify_artifact(registry.package(args.group, args.version), bucket)
+                if not check["ok"]:
+                    raise UsageError(
+                        f"refusing to approve {args.group} version {args.version}: its model "
+                        "artifact is missing or no longer matches the sha256 it was registered "
+                        "with; register a new version"
+                    )
             status = "Approved" if args.action == "approve" else "Rejected"
             package = registry.set_approval(args.group, args.version, status, args.description)
+        integrity = verify_artifact(package, bucket)
+        package = {**package, "integrity": integrity}
         if args.json:
             emit_json(package)
         else:
@@ -541,11 +566,23 @@ def command_registry(args: argparse.Namespace) -> int:
             console.print(
                 f"{package['group']} version {package['version']}: {package['approval_status']}"
             )
+            state = (
+                "verified"
+                if integrity["ok"]
+                else (
+                    "MISSING"
+                    if integrity["actual"] is None
+                    else f"MISMATCH: now {integrity['actual']}"
+                )
+            )
+            console.print(
+                f"model: {package['model_data_url']} ({package['model_sha256']}, {state})"
+            )
             if args.action == "show":
-                console.print(f"model: {package['model_data_url']} ({package['model_sha256']})")
                 for key, value in package["metadata"].items():
                     console.print(f"  {key}: {value}")
-        return 0
+        # A model whose bytes are not the ones registered must not pass silently.
+        return 0 if integrity["ok"] or args.action in ("approve", "reject") else EXIT_FAILED
     finally:
         registry.close()
 
@@ -580,6 +617,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return (COMMANDS.get(args.command) or args.handler)(args)
     except InputError as error:
         print(f"costpipe: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, sqlite3.Error) as error:
+        problem = environment_problem(error)
+        if problem is None:
+            raise
+        print(f"costpipe: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("costpipe: stopped", file=sys.stderr)

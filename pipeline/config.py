@@ -79,7 +79,8 @@ class TrainingConfig:
     # cv_max_rows rows; 0 folds, or more rows, tune on the validation split instead.
     cv_folds: int = 5
     cv_max_rows: int = 200_000
-    multilabel_strategy: str = "per-label"  # or "multi-output": one booster for all labels
+    # One multi-output booster for all labels (cheaper on yeast, see the README) or one per label.
+    multilabel_strategy: str = "multi-output"
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,6 @@ def example_data(name: str, home: Path) -> Path:
 
 def example_config(name: str, home: Path) -> Config:
     """The example's config with its data path filled in."""
+    data = example_data(name, home)  # checks the name first
     config = load_config(EXAMPLES_DIR / f"{name}.toml")
-    data = example_data(name, home)
     return replace(config, data=replace(config.data, path=str(data)))

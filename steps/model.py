@@ -1,9 +1,10 @@
 """The cost-sensitive model: text features, one or several boosters, one score per label.
 
-Binary data gets one booster. Multi-label data gets either one booster per label (each its own
-asymmetric loss; the default, see the README for the measurement on the yeast data) or one
-booster for all labels (XGBoost's native multi-output trees, ``multi_strategy =
-multi_output_tree``, with the asymmetric loss as a custom objective over the label matrix).
+Binary data gets one booster. Multi-label data gets either one booster for all labels (the
+default: XGBoost's native multi-output trees, ``multi_strategy = multi_output_tree``, with the
+asymmetric loss as a custom objective over the label matrix; on the yeast data it cost 3.5 %
+less than one booster per label, see the README) or one booster per label (each its own
+asymmetric loss; 2.2 times faster to train).
 Every strategy scores the same way: raw margins through the sigmoid, one probability per label.
 """
 

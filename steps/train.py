@@ -98,7 +98,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         default=DEFAULT_CV_MAX_ROWS,
         help="above this many rows, tune on the validation split instead of cross-validating",
     )
-    parser.add_argument("--multilabel_strategy", choices=STRATEGIES, default="per-label")
+    parser.add_argument("--multilabel_strategy", choices=STRATEGIES, default="multi-output")
     parser.add_argument("--text_max_features", type=int, default=DEFAULT_MAX_FEATURES)
     args = parser.parse_args(argv)
     if args.cv_folds == 1 or args.cv_folds < 0:

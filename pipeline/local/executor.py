@@ -429,12 +429,18 @@ class LocalExecutor:
                 self.on_step(step["Name"], EXECUTING, {"attempt": attempt})
                 context = self._context(run, step, attempt, threads)
                 try:
-                    if step["Type"] == "Processing":
-                        properties = run_processing_job(arguments, self.bucket, context)
-                    else:
-                        properties = run_training_job(arguments, self.bucket, context)
-                    clean_job_folder(context)
-                    return properties
+                    try:
+                        if step["Type"] == "Processing":
+                            properties = run_processing_job(arguments, self.bucket, context)
+                        else:
+                            properties = run_training_job(arguments, self.bucket, context)
+                        clean_job_folder(context)
+                        return properties
+                    except OSError as error:
+                        # The runner's own file work failed (a full disk, say): the step's reason.
+                        raise JobError(
+                            f"copying the job's inputs or outputs failed: {error}", "ClientError"
+                        ) from None
                 except JobError as failure:
                     delay = _retry_delay(policies, failure.exception_type, attempt)
                     if delay is None:

@@ -37,6 +37,22 @@ REASON_LIMIT = 1024
 _PRIVATE_ENV = re.compile(r"^(AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN))$")
 POLL_SECONDS = 0.1
 CURRENT_HOST = "algo-1"
+#: Starts a job so that the kernel kills it when its runner dies (Linux PR_SET_PDEATHSIG),
+#: then becomes the job (exec). Jobs run in their own session, so that stopping one also
+#: stops its children; without this, a runner killed with SIGKILL would leave them running.
+_LAUNCHER = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(137)  # the runner died before the guard was in place\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _guarded(command: list[str]) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
 
 
 class JobError(Exception):
@@ -97,7 +113,7 @@ def run_process(
     with open(logs / "stdout.log", "wb") as stdout, open(logs / "stderr.log", "wb") as stderr:
         try:
             process = subprocess.Popen(
-                command,
+                _guarded(command),
                 cwd=context.folder,
                 env=environment,
                 stdout=stdout,

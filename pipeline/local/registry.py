@@ -219,3 +219,16 @@ def _package_dict(row: Any) -> dict[str, Any]:
         "created": row["created"],
         "modified": row["modified"],
     }
+
+
+def verify_artifact(package: dict[str, Any], bucket: Any) -> dict[str, Any]:
+    """Recompute the registered model artifact's sha256 and compare it with the registry's.
+
+    Returns ``{"expected", "actual", "ok"}``; ``actual`` is None when the artifact is gone.
+    """
+    from steps.data import file_digest
+
+    path = bucket.path(package["model_data_url"])
+    actual = file_digest(path) if path.is_file() else None
+    expected = package["model_sha256"]
+    return {"expected": expected, "actual": actual, "ok": actual is not None and actual == expected}
