@@ -435,6 +435,7 @@ def command_executions(args: argparse.Namespace) -> int:
 
         return on_aws(args)
     from pipeline.local.store import ExecutionStore
+    from pipeline.tables import executions_table, steps_table
 
     store = ExecutionStore(args.home)
     try:
@@ -443,20 +444,7 @@ def command_executions(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json({"executions": executions})
                 return 0
-            from rich.table import Table
-
-            table = Table(title=f"Executions in {args.home}", title_justify="left")
-            for header in ("execution", "pipeline", "status", "started", "ended", "failure reason"):
-                table.add_column(header)
-            for e in executions:
-                table.add_row(
-                    e["execution_id"],
-                    e["pipeline"],
-                    e["status"],
-                    e["created"],
-                    e["ended"] or "",
-                    (e["failure_reason"] or "")[:80],
-                )
+            table = executions_table(executions, f"Executions in {args.home}")
             _console().print(table)
             return 0
         execution = store.execution(args.execution_id)
@@ -468,8 +456,6 @@ def command_executions(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"execution": execution, "steps": steps})
             return 0
-        from rich.table import Table
-
         console = _console()
         console.print(
             f"execution {execution['execution_id']} of {execution['pipeline']}: "
@@ -477,22 +463,7 @@ def command_executions(args: argparse.Namespace) -> int:
         )
         if execution["failure_reason"]:
             console.print(f"failure reason: {execution['failure_reason']}")
-        table = Table(title_justify="left")
-        for header in ("step", "type", "status", "started", "ended", "attempts", "note"):
-            table.add_column(header)
-        for step in steps:
-            note = step["failure_reason"] or (
-                f"cached from {step['cache_hit_source']}" if step["cache_hit_source"] else ""
-            )
-            table.add_row(
-                step["name"],
-                step["type"],
-                step["status"],
-                step["started"],
-                step["ended"] or "",
-                str(step["attempts"]),
-                note[:100],
-            )
+        table = steps_table(steps)
         console.print(table)
         return 0
     finally:

@@ -57,26 +57,38 @@ def write_json(path: Path, payload: Any) -> None:
         raise
 
 
-def save_model(model: Any, meta: Dict[str, Any], model_dir: Path) -> None:
-    """Write the boosters, the text features and the metadata (which lists the files)."""
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
+def _save_member(model: Any, folder: Path) -> Dict[str, Any]:
+    """Write one model's boosters and text features into ``folder``; return what was written."""
+    folder.mkdir(parents=True, exist_ok=True)
     files = booster_files(len(model.boosters))
     for booster, name in zip(model.boosters, files):
-        booster.save_model(str(model_dir / name))
+        booster.save_model(str(folder / name))
     if model.text_state is not None:
-        write_json(model_dir / TEXT_FILE, model.text_state)
-    write_json(
-        model_dir / META_FILE,
-        {
-            **meta,
-            "schema": model.schema,
-            "strategy": model.strategy,
-            "booster_files": files,
-            "base_margins": model.base_margins,
-            "text_features": TEXT_FILE if model.text_state is not None else None,
-        },
-    )
+        write_json(folder / TEXT_FILE, model.text_state)
+    return {
+        "booster_files": files,
+        "base_margins": model.base_margins,
+        "text_features": TEXT_FILE if model.text_state is not None else None,
+    }
+
+
+def save_model(model: Any, meta: Dict[str, Any], model_dir: Path) -> None:
+    """Write the boosters, the text features and the metadata (which lists the files).
+
+    A fold ensemble writes each fold model into its own ``fold-<k>`` folder.
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    description: Dict[str, Any] = {"schema": model.schema, "strategy": model.strategy}
+    members = getattr(model, "members", None)
+    if members is not None:
+        description["members"] = [
+            {"folder": f"fold-{k}", **_save_member(member, model_dir / f"fold-{k}")}
+            for k, member in enumerate(members)
+        ]
+    else:
+        description.update(_save_member(model, model_dir))
+    write_json(model_dir / META_FILE, {**meta, **description})
 
 
 def safe_extract(archive: Path, destination: Path) -> None:
@@ -121,28 +133,42 @@ def load_model(path: Path) -> LoadedModel:
     import pandas as pd
     import xgboost as xgb
 
-    from steps.model import CostSensitiveModel
+    from steps.model import CostSensitiveModel, FoldEnsemble
 
-    with tempfile.TemporaryDirectory(prefix="costpipe-model-") as scratch:
-        folder = locate_model_files(Path(path), Path(scratch))
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    def member(folder: Path, description: Dict[str, Any]) -> CostSensitiveModel:
         boosters = []
-        for name in meta.get("booster_files", [BOOSTER_FILE]):
+        for name in description.get("booster_files", [BOOSTER_FILE]):
             if PurePosixPath(name).name != name or not (folder / name).is_file():
                 raise InputError(f"model at '{path}' lacks its booster file '{name}': retrain it")
             booster = xgb.Booster()
             booster.load_model(str(folder / name))
             boosters.append(booster)
         text_state = None
-        if meta.get("text_features"):
+        if description.get("text_features"):
             text_state = json.loads((folder / TEXT_FILE).read_text(encoding="utf-8"))
+        return CostSensitiveModel(
+            schema=meta["schema"],
+            strategy=meta.get("strategy", "binary"),
+            boosters=boosters,
+            text_state=text_state,
+            base_margins=description.get("base_margins"),
+        )
+
+    with tempfile.TemporaryDirectory(prefix="costpipe-model-") as scratch:
+        folder = locate_model_files(Path(path), Path(scratch))
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        if "members" in meta:
+            members = []
+            for description in meta["members"]:
+                name = description["folder"]
+                if PurePosixPath(name).name != name or not (folder / name).is_dir():
+                    raise InputError(
+                        f"model at '{path}' lacks its fold folder '{name}': retrain it"
+                    )
+                members.append(member(folder / name, description))
+            model: Any = FoldEnsemble(members)
+        else:
+            model = member(folder, meta)
         oof_path = folder / OUT_OF_FOLD_FILE
         out_of_fold = pd.read_parquet(oof_path) if oof_path.is_file() else None
-    model = CostSensitiveModel(
-        schema=meta["schema"],
-        strategy=meta.get("strategy", "binary"),
-        boosters=boosters,
-        text_state=text_state,
-        base_margins=meta.get("base_margins"),
-    )
     return LoadedModel(model=model, meta=meta, out_of_fold=out_of_fold)

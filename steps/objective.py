@@ -89,18 +89,32 @@ def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objecti
             f"weights must be positive, got fn_weight={fn_weight}, fp_weight={fp_weight}"
         )
 
+    from scipy.special import expit  # scipy comes with xgboost and scikit-learn
+
+    # Labels and weights do not change between rounds: read them once per training matrix.
+    cache: dict = {}
+
     def objective(margins: np.ndarray, dtrain: "object") -> Tuple[np.ndarray, np.ndarray]:
         margins = np.asarray(margins)
-        # Multi-output training passes a rows x labels matrix; labels come flattened.
-        y = dtrain.get_label().reshape(margins.shape)  # type: ignore[attr-defined]
-        weights = class_weights(y, fn_weight, fp_weight)
-        sample_weights = dtrain.get_weight()  # type: ignore[attr-defined]
-        if sample_weights.size:
-            weights = weights * (sample_weights[:, None] if y.ndim == 2 else sample_weights)
-        p = sigmoid(margins)
-        grad = weights * (p - y)
+        key = (dtrain.handle.value, margins.shape)  # type: ignore[attr-defined]
+        if cache.get("key") != key:
+            # Multi-output training passes a rows x labels matrix; labels come flattened.
+            y = dtrain.get_label().reshape(margins.shape).astype(np.float64)  # type: ignore[attr-defined]
+            weights = class_weights(y, fn_weight, fp_weight)
+            sample_weights = dtrain.get_weight()  # type: ignore[attr-defined]
+            if sample_weights.size:
+                weights *= sample_weights[:, None] if y.ndim == 2 else sample_weights
+            cache.update(key=key, y=y, weights=weights)
+        y, weights = cache["y"], cache["weights"]
+        # float64 (XGBoost rounds what it receives to float32), stable for large margins.
+        p = expit(margins.astype(np.float64))
+        grad = p - y
+        grad *= weights
         # The built-in objective floors the hessian the same way, so saturated rows agree.
-        hess = weights * np.maximum(p * (1.0 - p), _HESSIAN_FLOOR)
+        hess = 1.0 - p
+        hess *= p
+        np.maximum(hess, _HESSIAN_FLOOR, out=hess)
+        hess *= weights
         return grad, hess
 
     return objective

@@ -4,9 +4,9 @@ Two ways to give Evaluate scores the model never trained on, for tuning its thre
 
 * cross-validation (default, up to ``cv_max_rows`` rows): ``cv_folds`` fold models over the
   training and validation rows give every row an out-of-fold score, saved as
-  ``oof_scores.parquet``; the final model then trains on all of those rows. On small data a
-  threshold tuned on a validation split alone is fragile: with a 168:1 cost ratio one test
-  positive below the lowest validation positive costs more than the model saves.
+  ``oof_scores.parquet``; the model is those fold models together, scoring as their mean. On
+  small data a threshold tuned on a validation split alone is fragile: with a 168:1 cost
+  ratio one test positive below the lowest validation positive costs more than the model saves.
 * holdout (``cv_folds`` 0 or more rows than ``cv_max_rows``): the model trains on the training
   split only, and Evaluate tunes on its scores for the validation split.
 
@@ -32,7 +32,7 @@ import pandas as pd
 
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
-from steps.model import STRATEGIES, fit_model
+from steps.model import STRATEGIES, FoldEnsemble, fit_model
 from steps.model_io import OUT_OF_FOLD_FILE, save_model
 from steps.preprocess_io import read_profile, read_split
 from steps.stratify import iterative_stratification
@@ -138,7 +138,8 @@ def out_of_fold_scores(
     args: argparse.Namespace,
     text_rows: np.ndarray,
 ) -> np.ndarray:
-    """Each row's scores (rows x labels) from the fold model that did not train on it."""
+    """Each row's scores (rows x labels) from the fold model that did not train on it, and the
+    fold models themselves."""
     smallest = int(
         min(
             min(labels[:, i].sum(), len(labels) - labels[:, i].sum())
@@ -152,11 +153,13 @@ def out_of_fold_scores(
             f"{smallest}: add rows or set cv_folds = 0"
         )
     scores = np.empty(labels.shape, dtype=np.float64)
+    models = []
     for fit_rows, held_rows in fold_rows(labels, groups, folds, args.seed):
         fitting = frame.iloc[fit_rows]
         model = fit_model(fitting, labels[fit_rows], schema, args, text_rows[fit_rows])
         scores[held_rows] = model.predict_proba(frame.iloc[held_rows])
-    return scores
+        models.append(model)
+    return scores, models
 
 
 def model_meta(
@@ -242,11 +245,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     oof = None
     if threshold_data == "cross-validation":
         groups = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(len(frame))
-        scores = out_of_fold_scores(frame, labels, groups, schema, args, text_rows)
+        scores, fold_models = out_of_fold_scores(frame, labels, groups, schema, args, text_rows)
         oof = out_of_fold_frame(
             groups, frame[SPLIT_COLUMN].to_numpy(), labels, scores, schema["labels"]
         )
-    model = fit_model(frame, labels, schema, args, text_rows)
+        # The model is the fold models together (see steps.model.FoldEnsemble): no refit.
+        model = FoldEnsemble(fold_models)
+    else:
+        model = fit_model(frame, labels, schema, args, text_rows)
     meta = model_meta(args, schema, labels)
     meta["threshold_data"] = threshold_data
     if oof is not None:

@@ -263,3 +263,28 @@ def test_empty_input_is_rejected() -> None:
     """No scores, no sweep."""
     with pytest.raises(InputError, match="at least one score"):
         cost_sweep(np.array([], dtype=int), np.array([]), CostMatrix(tp=0, fp=1, fn=5, tn=0))
+
+
+FLOAT32_VALUES = st.sampled_from(
+    [-3.5, -1.0, -0.0, 0.0, 1e-30, 0.001, 0.25, 0.5, 0.5000001, 0.75, 1.0, 7.0, 3.4e38]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(FLOAT32_VALUES, st.integers(0, 1)), min_size=1, max_size=60),
+)
+def test_float32_sweep_matches_the_float64_sweep_and_brute_force(pairs):
+    """The packed-key sort for float32 scores gives the same thresholds and counts as the
+    argsort road and as counting directly, negatives, -0.0 and heavy ties included."""
+    scores = np.array([s for s, _ in pairs], dtype=np.float32)
+    labels = np.array([y for _, y in pairs], dtype=np.int8)
+    fast = cumulative_counts(labels, scores)
+    slow = cumulative_counts(labels, scores.astype(np.float64))
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+    thresholds, tp, fp, _, _ = fast
+    for t, true_pos, false_pos in zip(thresholds, tp, fp, strict=True):
+        called = scores.astype(np.float64) >= t
+        assert true_pos == int(np.sum(called & (labels == 1)))
+        assert false_pos == int(np.sum(called & (labels == 0)))

@@ -42,6 +42,7 @@ def write_report(data: ReportData, output: Path) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(page)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; a report is for sharing
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -192,10 +192,28 @@ def outcome(data: ReportData) -> str:
 
 
 def _threshold_text(thresholds: dict[str, Any]) -> str:
-    """One threshold as a number; several as ``label: t`` pairs (plain text, not escaped)."""
+    """One threshold as a number; several are shown in each label's section below."""
     if len(thresholds) == 1:
         return f"{float(next(iter(thresholds.values()))):.4g}"
-    return ", ".join(f"{k}: {float(v):.4g}" for k, v in thresholds.items())
+    return f"{len(thresholds)} labels: see each label below"
+
+
+def tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
+    """(column header, sentence) for the scores thresholds were tuned on."""
+    methods = {
+        (model.get("threshold_data") or {}).get("method") for model in evaluation.get("models", [])
+    }
+    if methods == {"cross-validation"}:
+        return (
+            "cross-validated cost",
+            "Thresholds are tuned, and the cheapest model chosen, on out-of-fold scores "
+            "(cross-validation over the training and validation rows); test is for reporting.",
+        )
+    return (
+        "validation cost",
+        "Thresholds are tuned, and the cheapest model chosen, on the validation split; test is "
+        "for reporting.",
+    )
 
 
 def _ratio(model: dict[str, Any]) -> float:
@@ -209,11 +227,12 @@ def _ratio(model: dict[str, Any]) -> float:
 def cost_table(evaluation: dict[str, Any]) -> str:
     """One row per cost setting, the cheapest marked, then the trivial policies."""
     best = (evaluation.get("best") or {}).get("name")
+    tuning_header, tuning_sentence = tuning_words(evaluation)
     header_cells = [
         ("cost setting", ""),
         ("model", ""),
         ("threshold", "num"),
-        ("validation cost", "num"),
+        (tuning_header, "num"),
         ("test cost", "num"),
         ("95 % interval (test)", "num"),
         ("savings", "num"),
@@ -270,7 +289,7 @@ def cost_table(evaluation: dict[str, Any]) -> str:
     if best_info:
         baseline = best_info.get("baseline") or {}
         summary = (
-            f"<p>Cheapest on validation: <b>{esc(best_info.get('name'))}</b>, "
+            f"<p>Cheapest by {esc(tuning_header)}: <b>{esc(best_info.get('name'))}</b>, "
             f"{money(best_info.get('expected_cost'))} per decision on test against "
             f"{money(baseline.get('expected_cost'))} for "
             f"{esc(str(baseline.get('name', 'the best trivial policy')).replace('_', ' '))}"
@@ -287,7 +306,7 @@ def cost_table(evaluation: dict[str, Any]) -> str:
         matrix_text = (
             '<p class="muted">Cost matrix per decision: '
             + ", ".join(f"{OUTCOME_NAMES[k]} {money(float(matrix[k]))}" for k in OUTCOME_NAMES)
-            + ". Thresholds are chosen on validation; test is for reporting.</p>"
+            + f". {esc(tuning_sentence)}</p>"
         )
     return (
         "<h3>Expected cost per decision, by cost setting</h3>"
