@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 "peak memory, largest process (GiB)",
                 "goal <= 4 GiB",
                 "thresholds from",
-                "execution",
+                "outcome",
             ],
             rows,
         )
