@@ -91,7 +91,8 @@ def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objecti
 
     from scipy.special import expit  # scipy comes with xgboost and scikit-learn
 
-    # Labels and weights do not change between rounds: read them once per training matrix.
+    # Labels and weights do not change between rounds: read them once per training matrix, and
+    # reuse the output arrays (XGBoost copies the gradients before asking for the next round).
     cache: dict = {}
 
     def objective(margins: np.ndarray, dtrain: "object") -> Tuple[np.ndarray, np.ndarray]:
@@ -104,14 +105,17 @@ def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objecti
             sample_weights = dtrain.get_weight()  # type: ignore[attr-defined]
             if sample_weights.size:
                 weights *= sample_weights[:, None] if y.ndim == 2 else sample_weights
-            cache.update(key=key, y=y, weights=weights)
+            buffers = [np.empty(margins.shape, dtype=np.float64) for _ in range(3)]
+            cache.update(key=key, y=y, weights=weights, buffers=buffers)
         y, weights = cache["y"], cache["weights"]
+        p, grad, hess = cache["buffers"]
         # float64 (XGBoost rounds what it receives to float32), stable for large margins.
-        p = expit(margins.astype(np.float64))
-        grad = p - y
+        np.copyto(p, margins)
+        expit(p, out=p)
+        np.subtract(p, y, out=grad)
         grad *= weights
         # The built-in objective floors the hessian the same way, so saturated rows agree.
-        hess = 1.0 - p
+        np.subtract(1.0, p, out=hess)
         hess *= p
         np.maximum(hess, _HESSIAN_FLOOR, out=hess)
         hess *= weights

@@ -216,10 +216,7 @@ class LocalExecutor:
         self.retry_interval_scale = retry_interval_scale
         self.cpus = cpus
         self.stop_event = threading.Event()
-        # Jobs submitted and not finished (queued or running), to share the cores among them.
-        self._jobs_lock = threading.Lock()
-        self._jobs_waiting = 0
-        self._jobs_running = 0
+        self._threads_per_job = 1
 
     def close(self) -> None:
         self.store.close()
@@ -267,6 +264,7 @@ class LocalExecutor:
                     # others, so keep launching until nothing more is ready.
                     ready = self._ready(run, pending, done)
                     while ready:
+                        self._share_cores(ready, running)
                         for step in ready:
                             pending.remove(step)
                             self._launch(run, step, pool, running, pending, done)
@@ -289,6 +287,18 @@ class LocalExecutor:
         if run.failure_reason is None and pending:
             names = ", ".join(s["Name"] for s in pending)
             run.failure_reason = f"steps never became ready (unmet dependencies): {names}"
+
+    def _share_cores(self, ready: list[dict[str, Any]], running: dict[Future, Any]) -> None:
+        """Threads for each job about to start: the cores shared by every job that will run at
+        once. Decided for the whole batch before any of it starts: a job that picked its share
+        when it started could see itself alone, take every core, and then run beside another
+        job with more threads than cores (OpenMP threads spinning on an oversubscribed machine
+        ran five times slower here). A job that runs alone (Preprocess, Evaluate) gets them all.
+        """
+        jobs = sum(1 for step in ready if step["Type"] in JOB_STEP_TYPES)
+        if jobs:
+            at_once = min(self.max_parallel, len(running) + jobs)
+            self._threads_per_job = max(1, self.cpus // at_once)
 
     @staticmethod
     def _ready(run: _Run, pending: list[dict[str, Any]], done: set[str]) -> list[dict[str, Any]]:
@@ -326,9 +336,7 @@ class LocalExecutor:
                 )
                 self.on_step(name, SUCCEEDED, {"cache_source": source})
                 return
-            with self._jobs_lock:
-                self._jobs_waiting += 1
-            running[pool.submit(self._run_job, run, step, arguments)] = step
+            running[pool.submit(self._run_job, run, step, arguments, self._threads_per_job)] = step
         elif kind == "Condition":
             self._run_condition(run, step, pending, done)
         elif kind == "Fail":
@@ -410,46 +418,35 @@ class LocalExecutor:
 
     # steps ---------------------------------------------------------------------------------
     def _run_job(
-        self, run: _Run, step: dict[str, Any], arguments: dict[str, Any]
+        self, run: _Run, step: dict[str, Any], arguments: dict[str, Any], threads: int
     ) -> dict[str, Any]:
         """Worker thread: run the job, retrying as its retry policies allow."""
-        with self._jobs_lock:
-            self._jobs_waiting -= 1
-            self._jobs_running += 1
-            # The cores are shared by the jobs that are, or soon will be, running at once: a job
-            # that runs alone (Preprocess, Evaluate, an odd last training) gets all of them.
-            sharing = min(self.max_parallel, self._jobs_running + self._jobs_waiting)
-            threads = max(1, self.cpus // max(1, sharing))
-        try:
-            policies = step.get("RetryPolicies", [])
-            attempt = 0
-            while True:
-                attempt += 1
-                self.store.start_step(run.execution_id, step, attempt=attempt)
-                self.on_step(step["Name"], EXECUTING, {"attempt": attempt})
-                context = self._context(run, step, attempt, threads)
+        policies = step.get("RetryPolicies", [])
+        attempt = 0
+        while True:
+            attempt += 1
+            self.store.start_step(run.execution_id, step, attempt=attempt)
+            self.on_step(step["Name"], EXECUTING, {"attempt": attempt})
+            context = self._context(run, step, attempt, threads)
+            try:
                 try:
-                    try:
-                        if step["Type"] == "Processing":
-                            properties = run_processing_job(arguments, self.bucket, context)
-                        else:
-                            properties = run_training_job(arguments, self.bucket, context)
-                        clean_job_folder(context)
-                        return properties
-                    except OSError as error:
-                        # The runner's own file work failed (a full disk, say): the step's reason.
-                        raise JobError(
-                            f"copying the job's inputs or outputs failed: {error}", "ClientError"
-                        ) from None
-                except JobError as failure:
-                    delay = _retry_delay(policies, failure.exception_type, attempt)
-                    if delay is None:
-                        raise
-                    if self.stop_event.wait(delay * self.retry_interval_scale):
-                        raise JobStoppedError() from None
-        finally:
-            with self._jobs_lock:
-                self._jobs_running -= 1
+                    if step["Type"] == "Processing":
+                        properties = run_processing_job(arguments, self.bucket, context)
+                    else:
+                        properties = run_training_job(arguments, self.bucket, context)
+                    clean_job_folder(context)
+                    return properties
+                except OSError as error:
+                    # The runner's own file work failed (a full disk, say): the step's reason.
+                    raise JobError(
+                        f"copying the job's inputs or outputs failed: {error}", "ClientError"
+                    ) from None
+            except JobError as failure:
+                delay = _retry_delay(policies, failure.exception_type, attempt)
+                if delay is None:
+                    raise
+                if self.stop_event.wait(delay * self.retry_interval_scale):
+                    raise JobStoppedError() from None
 
     def _context(self, run: _Run, step: dict[str, Any], attempt: int, threads: int) -> JobContext:
         suffix = secrets.token_hex(4)
