@@ -230,3 +230,27 @@ def test_custom_objective_honours_dmatrix_weights_on_breast_cancer(
     rows = np.random.default_rng(1).uniform(0.5, 2.0, y.size)
     custom, builtin = train_both(X, y, 3, 2, {"tree_method": "exact"}, sample_weights=rows)
     assert np.abs(custom - builtin).max() < 1e-6
+
+
+def test_float32_margins_get_float64_gradients() -> None:
+    """XGBoost hands the objective float32 margins; the sigmoid must still run in float64
+    (a float32 sigmoid near saturation loses most relative precision of p - y)."""
+    margins = np.array([2.0, 9.0, -9.0], dtype=np.float32)
+    y = np.array([1.0, 1.0, 0.0])
+    grad, _ = asymmetric_logistic_objective(1, 1)(margins, xgb.DMatrix(np.zeros((3, 1)), y))
+    exact = 1 / (1 + np.exp(-margins.astype(np.float64))) - y
+    np.testing.assert_allclose(grad, exact, rtol=1e-12)
+
+
+def test_threaded_blocks_give_the_single_thread_result(monkeypatch) -> None:
+    """Large inputs are split into row blocks computed in threads; the result is identical."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 250_000).astype(np.float64)
+    margins = rng.normal(0, 4, 250_000).astype(np.float32)
+    matrix = xgb.DMatrix(np.zeros((250_000, 1)), y)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    single = [a.copy() for a in asymmetric_logistic_objective(7, 2)(margins, matrix)]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    threaded = asymmetric_logistic_objective(7, 2)(margins, matrix)
+    for one, many in zip(single, threaded, strict=True):
+        np.testing.assert_array_equal(one, many)
