@@ -275,7 +275,9 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
         confusion = model["test"]["confusion"]
         table.add_row(
             f"{setting['fn_weight']:g}:{setting['fp_weight']:g}",
-            f"{next(iter(model['thresholds'].values())):.4f}",
+            f"{next(iter(model['thresholds'].values())):.4f}"
+            if len(model["thresholds"]) == 1
+            else f"{len(model['thresholds'])} (per label)",
             _money(model["validation"]["expected_cost"]),
             _money(model["test"]["expected_cost"]),
             f"{_money(low)} - {_money(high)}",

@@ -152,6 +152,10 @@ def fit_model(
                 "trains on: add rows or set cv_folds = 0"
             )
     model.strategy = args.multilabel_strategy
+    if model.strategy == "multi-output" and schema.get("categorical"):
+        # XGBoost's multi-output trees do not take categorical features (3.2: "not yet
+        # implemented"); one booster per label does.
+        model.strategy = "per-label"
     if model.strategy == "multi-output":
         booster, margins = train_multi_output(features, labels, args)
         model.boosters, model.base_margins = [booster], margins

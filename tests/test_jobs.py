@@ -86,3 +86,20 @@ def test_the_local_bucket_maps_uris_and_refuses_escapes(tmp_path):
 def test_cache_expiry_durations(text, days, seconds):
     duration = parse_duration(text)
     assert (duration.days, duration.seconds) == (days, seconds)
+
+
+def test_the_reason_is_the_error_line_even_with_a_native_stack_trace_after_it(tmp_path):
+    code = (
+        "import sys\n"
+        "print('Traceback (most recent call last):', file=sys.stderr)\n"
+        "print('xgboost.core.XGBoostError: [14:55] updater.cc:204: not yet implemented.', "
+        "file=sys.stderr)\n"
+        "print('Stack trace:', file=sys.stderr)\n"
+        "print('  [bt] (8) /lib/x86_64-linux-gnu/libffi.so.8(+0x640e)', file=sys.stderr)\n"
+        "sys.exit(1)\n"
+    )
+    with pytest.raises(JobError) as raised:
+        run_process(["python3", "-c", code], {}, context(tmp_path), None)
+    assert raised.value.reason == (
+        "xgboost.core.XGBoostError: [14:55] updater.cc:204: not yet implemented. (exit code 1)"
+    )

@@ -159,13 +159,26 @@ def _failure(code: int, context: JobContext) -> tuple[str, str]:
         reason = failure_file.read_text(errors="replace").strip()
     else:
         lines = (context.folder / "logs" / "stderr.log").read_text(errors="replace").splitlines()
-        meaningful = [line.strip() for line in lines if line.strip()]
-        reason = meaningful[-1] if meaningful else "the job wrote nothing to stderr"
+        reason = _reason_line([line.strip() for line in lines if line.strip()])
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
         # Killed from outside (out of memory, say): SageMaker calls that an internal error.
         return f"the job was killed by signal {name}: {reason}", "SageMaker.JOB_INTERNAL_ERROR"
     return f"{reason} (exit code {code})", "AlgorithmError"
+
+
+_ERROR_LINE = re.compile(r"^(error: |[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:?)")
+
+
+def _reason_line(lines: list[str]) -> str:
+    """The line that says what went wrong: the last ``error: ...`` or ``SomeError: ...`` line
+    (a native library may print a stack trace after it), else the last line."""
+    if not lines:
+        return "the job wrote nothing to stderr"
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[-1]
 
 
 def run_processing_job(
