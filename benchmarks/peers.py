@@ -18,6 +18,8 @@ settings (300 rounds, depth 4, eta 0.05, subsample and column sampling 0.8).
 
     python -m benchmarks peers                 # 10 splits of each data set (about an hour)
     python -m benchmarks peers --splits 3 --datasets breast-cancer,credit
+    python -m benchmarks peers --datasets breast-cancer \
+        --costpipe-option=--threshold-smoothing=kernel
 """
 
 from __future__ import annotations
@@ -190,6 +192,11 @@ def peers(train: pd.DataFrame, test: pd.DataFrame, dataset: Dataset, seed: int) 
     return out
 
 
+def _digits(scale: float) -> int:
+    """Decimals that show four significant digits of costs around ``scale``."""
+    return max(0, 3 - int(np.floor(np.log10(abs(scale))))) if scale else 2
+
+
 def main(argv: list[str] | None = None) -> None:
     from sklearn.model_selection import train_test_split
 
@@ -197,6 +204,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--quick", action="store_true", help="2 splits of each data set")
+    parser.add_argument(
+        "--costpipe-option",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="an extra `costpipe run` flag, e.g. --costpipe-option=--threshold-smoothing=kernel",
+    )
     args = parser.parse_args(argv)
     splits = 2 if args.quick else args.splits
     names = [name.strip() for name in args.datasets.split(",") if name.strip()]
@@ -229,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
                 if dataset.drop:
                     flags += ["--drop", ",".join(dataset.drop)]
                 flags += [f"--cost-{k}={v}" for k, v in dataset.costs.items()]
+                flags += args.costpipe_option
                 run = run_costpipe(flags, work / "home")
                 best = run.payload["evaluation"]["best"]
                 results.setdefault("costpipe", []).append(best["expected_cost"])
@@ -236,10 +251,13 @@ def main(argv: list[str] | None = None) -> None:
                 results.setdefault("best trivial policy", []).append(baseline)
         ours = np.array(results["costpipe"])
         rows = []
+        digits = _digits(np.mean(ours))
         for method, costs in results.items():
             values = np.array(costs)
             wins = "" if method == "costpipe" else f"{np.mean(ours <= values):.0%}"
-            rows.append([method, f"{values.mean():,.2f}", f"{values.std():,.2f}", wins])
+            rows.append(
+                [method, f"{values.mean():,.{digits}f}", f"{values.std():,.{digits}f}", wins]
+            )
         rows.sort(key=lambda row: float(row[1].replace(",", "")))
         print(f"\n### {name}: expected cost per decision on the test rows, {splits} splits\n")
         print(f"Cost matrix {dataset.costs}: {dataset.why}.\n")

@@ -80,6 +80,11 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         "--threshold-objective", choices=("cost", "f1"), help="what thresholds optimise"
     )
     group.add_argument(
+        "--threshold-smoothing",
+        choices=("kernel", "none"),
+        help="cost thresholds on the tuning scores (none, default) or smoothed distributions",
+    )
+    group.add_argument(
         "--oversample-ratio", type=_number, help="oversample the minority class (0-1)"
     )
     group.add_argument(
@@ -211,6 +216,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "evaluation",
         max_cost_per_decision=args.max_cost_per_decision,
         threshold_objective=args.threshold_objective,
+        threshold_smoothing=args.threshold_smoothing,
     )
     config = override(
         config,

@@ -49,10 +49,14 @@ from steps.errors import InputError, run_entry_point
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
 from steps.model_io import LoadedModel, load_model, write_json
 from steps.preprocess_io import read_profile, read_split
+from steps.smoothing import smoothed_cost
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
 
 PROCESSING_ROOT = Path("/opt/ml/processing")
 THRESHOLD_OBJECTIVES = ("cost", "f1")
+#: How the cost-optimal threshold is found: under kernel-smoothed score distributions, or on
+#: the tuning scores as they are (see steps/smoothing.py).
+THRESHOLD_SMOOTHINGS = ("kernel", "none")
 EVALUATION_FILE = "evaluation.json"
 SCORES_FILE = "scores.parquet"
 #: Longest value SageMaker accepts in a model package's CustomerMetadataProperties.
@@ -84,6 +88,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     )
     parser.add_argument("--max-cost-per-decision", type=float, default=math.inf)
     parser.add_argument("--threshold-objective", choices=THRESHOLD_OBJECTIVES, default="cost")
+    parser.add_argument("--threshold-smoothing", choices=THRESHOLD_SMOOTHINGS, default="none")
     parser.add_argument(
         "--threshold-misprediction", type=float, default=DEFAULT_THRESHOLD_MISPREDICTION
     )
@@ -153,6 +158,27 @@ def chosen_threshold(sweep: ThresholdSweep) -> float:
     if high <= low:  # everything negative and some score is exactly 1
         return float(np.nextafter(1.0, 2.0))
     return float((low + high) / 2)
+
+
+def tuned_threshold(
+    y: np.ndarray, scores: np.ndarray, matrix: CostMatrix, args: argparse.Namespace
+) -> Tuple[float, Optional[Dict[str, Any]]]:
+    """One label's threshold and, when it came from smoothed distributions, how.
+
+    F1 thresholds and ``--threshold-smoothing none`` use the empirical sweep; so does a label
+    whose tuning scores give a class fewer than two distinct values (nothing to smooth).
+    """
+    if args.threshold_objective == "f1":
+        return chosen_threshold(f1_sweep(y, scores)), None
+    if args.threshold_smoothing == "kernel":
+        curve = smoothed_cost(y, scores, matrix)
+        if curve is not None:
+            return curve.best_threshold, {
+                "method": "kernel",
+                "smoothed_cost": curve.best_cost,
+                "bandwidths": {"negative": curve.bandwidths[0], "positive": curve.bandwidths[1]},
+            }
+    return chosen_threshold(cost_sweep(y, scores, matrix)), None
 
 
 def tuning_scores(
@@ -301,12 +327,11 @@ def evaluate_model(
     test_frame, Y_test = splits["test"]
     S_test = loaded.model.predict_proba(test_frame)
     thresholds = []
-    for index, matrix in enumerate(label_matrices):
-        if args.threshold_objective == "cost":
-            sweep = cost_sweep(Y_tune[:, index], S_tune[:, index], matrix)
-        else:
-            sweep = f1_sweep(Y_tune[:, index], S_tune[:, index])
-        thresholds.append(chosen_threshold(sweep))
+    smoothing = {}
+    for index, (label, matrix) in enumerate(zip(names, label_matrices)):
+        threshold, how = tuned_threshold(Y_tune[:, index], S_tune[:, index], matrix, args)
+        thresholds.append(threshold)
+        smoothing[label] = how
     result = {
         "name": name,
         "setting": loaded.meta["setting"],
@@ -315,6 +340,7 @@ def evaluate_model(
         "thresholds": dict(zip(names, thresholds)),
         "threshold_objective": args.threshold_objective,
         "threshold_data": method,
+        "threshold_smoothing": smoothing,
         "validation": split_figures(Y_tune, S_tune, thresholds, label_matrices, names, args, False),
         "test": split_figures(Y_test, S_test, thresholds, label_matrices, names, args, True),
     }
@@ -513,6 +539,7 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
         "cost_matrices": {label: m.as_dict() for label, m in matrices.items()},
         "labels": names,
         "threshold_objective": args.threshold_objective,
+        "threshold_smoothing": args.threshold_smoothing,
         "models": results,
         "baselines": baselines,
         "best": {

@@ -74,6 +74,10 @@ def test_defaults_derive_the_grid_from_the_matrix(tmp_path):
             "approval_status must be",
         ),
         (("[training]", "[training]\ncv_folds = 1"), "cv_folds must be 0 or at least 2"),
+        (
+            ("[training]", '[evaluation]\nthreshold_smoothing = "loess"\n[training]'),
+            "threshold_smoothing must be 'kernel' or 'none'",
+        ),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, change, message):

@@ -77,6 +77,7 @@ def test_every_parameter_read_is_declared_and_every_declared_one_is_used(definit
         "CostFn",
         "CostTn",
         "MaxCostPerDecision",
+        "ThresholdSmoothing",
         "ModelApprovalStatus",
         "ProcessingInstanceType",
         "TrainingInstanceType",
@@ -92,6 +93,7 @@ def test_every_parameter_read_is_declared_and_every_declared_one_is_used(definit
     assert defaults["CostFn"] == 252000.0
     assert defaults["ModelApprovalStatus"] == "PendingManualApproval"
     assert defaults["InputData"] == INPUT
+    assert defaults["ThresholdSmoothing"] == "none"
 
 
 def test_test_data_parameter_and_input_when_built_with_a_test_file(breast_cancer_csv):

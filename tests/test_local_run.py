@@ -115,6 +115,23 @@ def test_a_condition_that_says_no_fails_with_the_reason_and_registers_nothing(fi
     assert run.result.steps["Evaluate"]["cache_hit_source"] is None
 
 
+def test_kernel_smoothing_is_recorded_per_model_and_label(first_run):
+    home, _, config = first_run
+    from pipeline.config import override
+
+    smoothed = override(config, "evaluation", threshold_smoothing="kernel")
+    run = run_locally(smoothed, home, max_parallel=2)
+    evaluation = run.evaluation
+    assert evaluation["threshold_smoothing"] == "kernel"
+    for model in evaluation["models"]:
+        how = model["threshold_smoothing"]["malignant"]
+        assert how["method"] == "kernel"
+        assert how["bandwidths"]["negative"] > 0 and how["bandwidths"]["positive"] > 0
+        assert 0 < model["thresholds"]["malignant"] < 1
+    assert run.result.steps["TrainFn1Fp1"]["cache_hit_source"] is not None
+    assert run.result.steps["Evaluate"]["cache_hit_source"] is None
+
+
 def test_a_crashing_step_fails_the_execution_with_its_reason(first_run):
     home, run, _ = first_run
     store = ExecutionStore(home)
