@@ -16,7 +16,7 @@ Every method sees the same training rows and is priced on the same test rows wit
 set's cost matrix (stated and justified below). The XGBoost peers use costpipe's booster
 settings (300 rounds, depth 4, eta 0.05, subsample and column sampling 0.8).
 
-    python -m benchmarks peers                 # 10 splits of each data set (about an hour)
+    python -m benchmarks peers                 # 10 splits of each data set (17 min, 2 cores)
     python -m benchmarks peers --splits 3 --datasets breast-cancer,credit
     python -m benchmarks peers --datasets breast-cancer \
         --costpipe-option=--threshold-smoothing=kernel
