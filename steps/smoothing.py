@@ -18,7 +18,7 @@ has 1,024 to 8,192 points: a few milliseconds to a few tenths of a second).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy.special import expit, logit, ndtr  # scipy comes with xgboost and scikit-learn
@@ -49,7 +49,7 @@ class SmoothedCost:
 
     thresholds: np.ndarray
     costs: np.ndarray
-    bandwidths: tuple
+    bandwidths: Tuple[float, float]
 
     @property
     def best_index(self) -> int:
