@@ -27,7 +27,9 @@ from steps.costs import CostMatrix
 from steps.sweep import cumulative_counts
 
 # The grid has at least MIN_GRID_POINTS points, and spacing at most a fifth of the narrower
-# bandwidth (linear binning then moves each CDF by about 1e-3), up to MAX_GRID_POINTS.
+# bandwidth (linear binning then moves each CDF by about 1e-3), up to MAX_GRID_POINTS; a
+# bandwidth narrower than five grid steps (a class whose few scores nearly coincide) is
+# widened to five steps, so the error bound holds for the bandwidths reported.
 MIN_GRID_POINTS = 1024
 MAX_GRID_POINTS = 8192
 POINTS_PER_BANDWIDTH = 5
@@ -122,13 +124,14 @@ def smoothed_cost(
     z_neg, z_pos = z[~y], z[y]
     if np.unique(z_neg).size < 2 or np.unique(z_pos).size < 2:
         return None
-    bandwidths = (silverman_bandwidth(z_neg), silverman_bandwidth(z_pos))
-    margin = MARGIN_BANDWIDTHS * max(bandwidths)
+    silverman = (silverman_bandwidth(z_neg), silverman_bandwidth(z_pos))
+    margin = MARGIN_BANDWIDTHS * max(silverman)
     start, stop = float(z.min() - margin), float(z.max() + margin)
-    wanted = (stop - start) * POINTS_PER_BANDWIDTH / min(bandwidths)
+    wanted = (stop - start) * POINTS_PER_BANDWIDTH / min(silverman)
     grid_points = int(np.clip(np.ceil(wanted) + 1, MIN_GRID_POINTS, MAX_GRID_POINTS))
     grid = np.linspace(start, stop, grid_points)
     step = float(grid[1] - grid[0])
+    bandwidths = tuple(max(h, POINTS_PER_BANDWIDTH * step) for h in silverman)
     below = [
         _smoothed_cdf(_binned_weights(values, start, step, grid_points), step, h)
         for values, h in ((z_neg, bandwidths[0]), (z_pos, bandwidths[1]))

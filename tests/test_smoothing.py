@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit, logit, ndtr
 
@@ -18,13 +18,14 @@ from steps.sweep import cost_sweep
 STUDY = CostMatrix(tp=35280.0, fp=1287.67, fn=252000.0, tn=0.0)
 
 
-def exact_smoothed_costs(y: np.ndarray, scores: np.ndarray, matrix: CostMatrix, thresholds):
-    """The same expected costs without binning: every score's own Gaussian, at every threshold."""
+def exact_smoothed_costs(y: np.ndarray, scores: np.ndarray, matrix: CostMatrix, curve):
+    """The same expected costs without binning: every score's own Gaussian (of the bandwidths
+    the curve reports), at every threshold of the curve."""
     z = logit(np.clip(scores.astype(np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP))
-    grid = logit(thresholds)[:, None]
+    grid = logit(curve.thresholds)[:, None]
     z_neg, z_pos = z[y == 0], z[y == 1]
-    neg_below = ndtr((grid - z_neg) / silverman_bandwidth(z_neg)).mean(axis=1)
-    pos_below = ndtr((grid - z_pos) / silverman_bandwidth(z_pos)).mean(axis=1)
+    neg_below = ndtr((grid - z_neg) / curve.bandwidths[0]).mean(axis=1)
+    pos_below = ndtr((grid - z_pos) / curve.bandwidths[1]).mean(axis=1)
     n_pos, n_neg = len(z_pos), len(z_neg)
     return (
         n_pos * (pos_below * matrix.fn + (1 - pos_below) * matrix.tp)
@@ -39,7 +40,7 @@ def test_silverman_bandwidth_by_hand():
     assert silverman_bandwidth(np.array([3.0])) == 0.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     n_pos=st.integers(2, 60),
     n_neg=st.integers(2, 200),
@@ -48,6 +49,8 @@ def test_silverman_bandwidth_by_hand():
     ratio=st.sampled_from([1.0, 5.0, 168.3, 1000.0]),
     seed=st.integers(0, 2**16),
 )
+# Two nearly equal negatives: a bandwidth the grid cannot resolve, widened to five steps.
+@example(n_pos=2, n_neg=2, shift=0.0, spread=1.0, ratio=1.0, seed=197)
 def test_binned_costs_agree_with_the_exact_kernel_estimate(
     n_pos, n_neg, shift, spread, ratio, seed
 ):
@@ -58,7 +61,12 @@ def test_binned_costs_agree_with_the_exact_kernel_estimate(
     matrix = CostMatrix(tp=0.0, fp=1.0, fn=ratio, tn=0.0)
     curve = smoothed_cost(y, scores, matrix)
     assert curve is not None
-    exact = exact_smoothed_costs(y, scores, matrix, curve.thresholds)
+    exact = exact_smoothed_costs(y, scores, matrix, curve)
+    # Silverman's bandwidths, widened only where the grid could not resolve them.
+    z = logit(scores)
+    step = logit(curve.thresholds[1]) - logit(curve.thresholds[0])
+    for h, values in zip(curve.bandwidths, (z[y == 0], z[y == 1]), strict=True):
+        assert h == pytest.approx(max(silverman_bandwidth(values), 5 * step), rel=1e-6)
     scale = max(matrix.fn, matrix.fp)
     assert np.max(np.abs(curve.costs - exact)) <= 2e-3 * scale
     # The threshold it picks is optimal for the exact estimate, up to the binning error.
