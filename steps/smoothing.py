@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import expit, logit, ndtr  # scipy comes with xgboost and scikit-learn
 
 from steps.costs import CostMatrix
-from steps.sweep import cumulative_counts
+from steps.sweep import checked_scores
 
 # The grid has at least MIN_GRID_POINTS points, and spacing at most a fifth of the narrower
 # bandwidth (linear binning then moves each CDF by about 1e-3), up to MAX_GRID_POINTS; a
@@ -117,12 +117,12 @@ def smoothed_cost(
     >>> round(float(logit(curve.best_threshold)), 1)  # the true optimum is -0.36
     -0.4
     """
-    # The sweep's checks (shapes, 0/1 labels, finite scores) and class counts.
-    _, _, _, positives, negatives = cumulative_counts(y_true, scores)
-    y = np.asarray(y_true).astype(bool)
-    z = logit(np.clip(np.asarray(scores, dtype=np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP))
+    labels, s = checked_scores(y_true, scores)  # the sweep's checks, without its sort
+    y = labels.astype(bool)
+    z = logit(np.clip(s.astype(np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP))
     z_neg, z_pos = z[~y], z[y]
-    if np.unique(z_neg).size < 2 or np.unique(z_pos).size < 2:
+    # Two distinct values at least in each class, or there is no spread to smooth.
+    if min(z_neg.size, z_pos.size) < 2 or np.ptp(z_neg) == 0 or np.ptp(z_pos) == 0:
         return None
     silverman = (silverman_bandwidth(z_neg), silverman_bandwidth(z_pos))
     margin = MARGIN_BANDWIDTHS * max(silverman)
@@ -132,14 +132,12 @@ def smoothed_cost(
     grid = np.linspace(start, stop, grid_points)
     step = float(grid[1] - grid[0])
     bandwidths = tuple(max(h, POINTS_PER_BANDWIDTH * step) for h in silverman)
-    below = [
+    neg_below, pos_below = (
         _smoothed_cdf(_binned_weights(values, start, step, grid_points), step, h)
-        for values, h in ((z_neg, bandwidths[0]), (z_pos, bandwidths[1]))
-    ]
-    neg_below, pos_below = below
-    total = positives + negatives
+        for values, h in zip((z_neg, z_pos), bandwidths)
+    )
     costs = (
-        positives * (pos_below * matrix.fn + (1 - pos_below) * matrix.tp)
-        + negatives * (neg_below * matrix.tn + (1 - neg_below) * matrix.fp)
-    ) / total
+        z_pos.size * (pos_below * matrix.fn + (1 - pos_below) * matrix.tp)
+        + z_neg.size * (neg_below * matrix.tn + (1 - neg_below) * matrix.fp)
+    ) / z.size
     return SmoothedCost(expit(grid), costs, bandwidths)

@@ -133,10 +133,8 @@ def _descending_float32(scores: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, 
     return bits_sorted.view(np.float32), labels
 
 
-def cumulative_counts(
-    y_true: np.ndarray, scores: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Thresholds (+inf, then distinct scores descending) with TP and FP counts at each."""
+def checked_scores(y_true: np.ndarray, scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Labels (0/1 or bool) and scores as arrays, after checking they can be swept."""
     y = _check_labels(y_true)
     s = np.asarray(scores)
     if s.ndim != 1 or s.shape[0] != y.shape[0]:
@@ -147,6 +145,14 @@ def cumulative_counts(
         raise InputError("a threshold sweep needs at least one score, got none")
     if not np.all(np.isfinite(s)):
         raise InputError("scores contain NaN or infinite values: predict finite scores")
+    return y, s
+
+
+def cumulative_counts(
+    y_true: np.ndarray, scores: np.ndarray
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Thresholds (+inf, then distinct scores descending) with TP and FP counts at each."""
+    y, s = checked_scores(y_true, scores)
     if s.dtype in (np.float32, np.float16):
         sorted_scores, sorted_labels = _descending_float32(s.astype(np.float32), y)
     else:
