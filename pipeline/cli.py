@@ -307,20 +307,47 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
     return table
 
 
-class _Progress:
-    """A live table of step statuses on a terminal; silent otherwise."""
+STATUS_COLOURS = {"Succeeded": "green", "Failed": "red", "Stopped": "yellow"}
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.statuses: dict[str, str] = {}
+
+def _status_table(title: str, statuses: dict[str, str], header: bool) -> Any:
+    """Step names and their statuses, coloured by outcome (steps under way in cyan)."""
+    from rich.table import Table
+
+    if header:
+        table = Table(title=title, title_justify="left")
+        table.add_column("step")
+        table.add_column("status")
+    else:
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+    for name, status in statuses.items():
+        colour = STATUS_COLOURS.get(status.split()[0], "cyan")
+        table.add_row(name, f"[{colour}]{status}[/{colour}]")
+    return table
+
+
+class _LiveStatus:
+    """Redraws a table in place while ``interactive`` (stdout is a terminal)."""
+
+    refresh_per_second = 8
+
+    def __init__(self, interactive: bool):
+        self.interactive = interactive
         self.live: Any = None
 
-    def __enter__(self) -> _Progress:
-        if self.enabled:
+    def first_frame(self) -> Any:
+        """What to show before the first update; nothing by default."""
+        return None
+
+    def __enter__(self) -> Any:
+        if self.interactive:
             from rich.live import Live
 
             self.live = Live(
-                self._render(), console=_console(), refresh_per_second=8, transient=True
+                self.first_frame(),
+                console=_console(),
+                refresh_per_second=self.refresh_per_second,
+                transient=True,
             )
             self.live.__enter__()
         return self
@@ -329,22 +356,22 @@ class _Progress:
         if self.live is not None:
             self.live.__exit__(*exc)
 
+
+class _Progress(_LiveStatus):
+    """A live table of the local execution's step statuses on a terminal; silent otherwise."""
+
+    def __init__(self, interactive: bool):
+        super().__init__(interactive)
+        self.statuses: dict[str, str] = {}
+
+    def first_frame(self) -> Any:
+        return _status_table("costpipe run", self.statuses, header=False)
+
     def __call__(self, name: str, status: str, details: dict[str, Any]) -> None:
         suffix = " (cached)" if details.get("cache_source") else ""
         self.statuses[name] = status + suffix
         if self.live is not None:
-            self.live.update(self._render())
-
-    def _render(self) -> Any:
-        from rich.table import Table
-
-        table = Table(title="costpipe run", title_justify="left", show_header=False, box=None)
-        for name, status in self.statuses.items():
-            colour = {"Succeeded": "green", "Failed": "red", "Stopped": "yellow"}.get(
-                status.split()[0], "cyan"
-            )
-            table.add_row(name, f"[{colour}]{status}[/{colour}]")
-        return table
+            self.live.update(_status_table("costpipe run", self.statuses, header=False))
 
 
 # commands ------------------------------------------------------------------------------------

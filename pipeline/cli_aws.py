@@ -25,7 +25,9 @@ from pipeline.cli import (
     _add_config_options,
     _console,
     _float,
+    _LiveStatus,
     _money,
+    _status_table,
     config_from_args,
     emit_json,
 )
@@ -279,37 +281,20 @@ def arn_region(arn: str, deploy_target: str) -> str:
     return parts[3]
 
 
-class _WaitDisplay:
+class _WaitDisplay(_LiveStatus):
     """Step statuses: a live table on a terminal, else one stderr line per change."""
 
+    refresh_per_second = 4
+
     def __init__(self, interactive: bool):
-        self.interactive = interactive
+        super().__init__(interactive)
         self.seen: dict[str, str] = {}
-        self.live: Any = None
-
-    def __enter__(self) -> _WaitDisplay:
-        if self.interactive:
-            from rich.live import Live
-
-            self.live = Live(console=_console(), refresh_per_second=4, transient=True)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
 
     def __call__(self, snapshot: Any) -> None:
         if self.live is not None:
-            from rich.table import Table
-
-            table = Table(title=f"{snapshot.arn}: {snapshot.status}", title_justify="left")
-            table.add_column("step")
-            table.add_column("status")
-            for step in snapshot.steps:
-                colour = {"Succeeded": "green", "Failed": "red"}.get(step.status, "cyan")
-                table.add_row(step.name, f"[{colour}]{step.status}[/{colour}]")
-            self.live.update(table)
+            statuses = {step.name: step.status for step in snapshot.steps}
+            title = f"{snapshot.arn}: {snapshot.status}"
+            self.live.update(_status_table(title, statuses, header=True))
             return
         for step in snapshot.steps:
             if self.seen.get(step.name) != step.status:
