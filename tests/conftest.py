@@ -6,6 +6,7 @@ lets tests that need another execution build on its cache.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,8 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     os.environ.pop(_name, None)
 
 STUDY_COSTS = {"tp": 35280.0, "fp": 1287.67, "fn": 252000.0, "tn": 0.0}
+# Two cost settings and few rounds: a whole execution in seconds.
+FAST_TRAINING = {"cost_settings": ("1:1", "200:1"), "num_round": 60, "cv_folds": 3}
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +62,28 @@ def fast_config(data: Path, **training: object) -> Config:
         label_name="malignant",
     )
     config = override(config, "costs", **STUDY_COSTS)
-    settings = {"cost_settings": ("1:1", "200:1"), "num_round": 60, "cv_folds": 3}
-    settings.update(training)
-    config = override(config, "training", **settings)
+    config = override(config, "training", **{**FAST_TRAINING, **training})
     return replace(config, registry=replace(config.registry, model_package_group="bc-test"))
+
+
+def fast_config_file(
+    folder: Path, data: Path, group: str, label_name: str | None = None, **training: object
+) -> Path:
+    """``fast_config`` as a costpipe.toml for the command line, in ``folder``."""
+    label = f'label_name = "{label_name}"\n' if label_name else ""
+    costs = "".join(f"{outcome} = {value}\n" for outcome, value in STUDY_COSTS.items())
+    settings = {**FAST_TRAINING, **training}
+    lines = "".join(
+        f"{key} = {json.dumps(list(v) if isinstance(v, tuple) else v)}\n"
+        for key, v in settings.items()
+    )
+    path = folder / "costpipe.toml"
+    path.write_text(
+        f'[data]\npath = "{Path(data).as_posix()}"\ntarget = "diagnosis"\n'
+        f'positive_label = "M"\n{label}[costs]\n{costs}[training]\n{lines}'
+        f'[registry]\nmodel_package_group = "{group}"\n'
+    )
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pipeline.local.registry import ModelRegistry
 from pipeline.local.store import ExecutionStore
 from pipeline.runner import run_locally
 from steps.data import file_digest
-from tests.conftest import fast_config
+from tests.conftest import fast_config, fast_config_file
 
 pytestmark = pytest.mark.slow
 
@@ -190,27 +190,7 @@ def test_cli_run_json_is_one_object_and_exit_codes(first_run, tmp_path, capsys):
     from pipeline.cli import main
 
     home, _, config = first_run
-    toml = tmp_path / "fast.toml"
-    toml.write_text(
-        f"""
-[data]
-path = "{config.data.path}"
-target = "diagnosis"
-positive_label = "M"
-label_name = "malignant"
-[costs]
-tp = 35280.0
-fp = 1287.67
-fn = 252000.0
-tn = 0.0
-[training]
-cost_settings = ["1:1", "200:1"]
-num_round = 60
-cv_folds = 3
-[registry]
-model_package_group = "bc-test"
-"""
-    )
+    toml = fast_config_file(tmp_path, config.data.path, "bc-test", label_name="malignant")
     code = main(["run", "--config", str(toml), "--home", str(home), "--json"])
     out = capsys.readouterr().out
     payload = json.loads(out)  # exactly one JSON document

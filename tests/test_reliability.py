@@ -29,34 +29,14 @@ from pipeline.local.executor import BUCKET_FOLDER, LocalExecutor
 from pipeline.local.registry import ModelRegistry
 from pipeline.local.store import ExecutionStore
 from steps.model_io import safe_extract
+from tests.conftest import fast_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
 def write_config(tmp: Path, data: Path, **training: object) -> Path:
-    settings = {"cost_settings": '["1:1", "200:1"]', "num_round": 60, "cv_folds": 3}
-    settings.update({k: json.dumps(v) if isinstance(v, list) else v for k, v in training.items()})
-    lines = "\n".join(f"{key} = {value}" for key, value in settings.items())
-    path = tmp / "costpipe.toml"
-    path.write_text(
-        f"""
-[data]
-path = "{data.as_posix()}"
-target = "diagnosis"
-positive_label = "M"
-[costs]
-tp = 35280.0
-fp = 1287.67
-fn = 252000.0
-tn = 0.0
-[training]
-{lines}
-[registry]
-model_package_group = "bc-faults"
-"""
-    )
-    return path
+    return fast_config_file(tmp, data, "bc-faults", **training)
 
 
 def start_run(config: Path, home: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
