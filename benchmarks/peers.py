@@ -133,12 +133,19 @@ def features(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
 def xgboost(scale_pos_weight: float = 1.0, seed: int = 0):
     from xgboost import XGBClassifier
 
+    from pipeline.config import TrainingConfig
+
+    # costpipe's own booster defaults, so the peers differ from it only in how they use costs.
+    booster = TrainingConfig()
     return XGBClassifier(
-        n_estimators=300,
-        max_depth=4,
-        learning_rate=0.05,
-        subsample=0.8,
-        colsample_bytree=0.8,
+        n_estimators=booster.num_round,
+        max_depth=booster.max_depth,
+        learning_rate=booster.eta,
+        min_child_weight=booster.min_child_weight,
+        subsample=booster.subsample,
+        colsample_bytree=booster.colsample_bytree,
+        reg_lambda=booster.reg_lambda,
+        max_bin=booster.max_bin,
         tree_method="hist",
         enable_categorical=True,
         scale_pos_weight=scale_pos_weight,
