@@ -398,10 +398,6 @@ def validate(config: Config) -> Config:
 def parse_settings_flag(text: str) -> tuple[str, ...]:
     """``--cost-settings "1:1,5:1,200:1"`` as config values (checked when validated)."""
     try:
-        return tuple(setting_text(s) for s in parse_cost_settings(text))
+        return tuple(s.text for s in parse_cost_settings(text))
     except InputError as error:
         raise UsageError(str(error)) from None
-
-
-def setting_text(setting: CostSetting) -> str:
-    return f"{setting.fn_weight:g}:{setting.fp_weight:g}"

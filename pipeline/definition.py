@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.code_bundle import CodeBundle
-from pipeline.config import Config, setting_text
+from pipeline.config import Config
 from steps.costs import CostSetting
 
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -326,6 +326,7 @@ def training_step(
         "fn_weight": setting.fn_weight,
         "fp_weight": setting.fp_weight,
         "setting_name": setting.name,
+        "booster": setting.booster,
         "objective_impl": params["ObjectiveImplementation"],
         "num_round": params["NumRound"],
         "max_depth": params["MaxDepth"],
@@ -371,9 +372,9 @@ def training_step(
     cache, retries = _job_policies()
     return TrainingStep(
         name=setting.step_name,
-        display_name=f"Train {setting_text(setting)}",
-        description=f"XGBoost, asymmetric logistic loss, fn_weight={setting.fn_weight:g}, "
-        f"fp_weight={setting.fp_weight:g}.",
+        display_name=f"Train {setting.text}",
+        description=f"XGBoost {setting.booster} booster, asymmetric logistic loss, "
+        f"fn_weight={setting.fn_weight:g}, fp_weight={setting.fp_weight:g}.",
         step_args=step_args,
         cache_config=cache,
         retry_policies=retries,

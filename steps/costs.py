@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -227,9 +227,15 @@ def _weight_text(value: float) -> str:
     return np.format_float_positional(float(_WEIGHT_FORMAT.format(value)), trim="-")
 
 
+BOOSTERS = ("tree", "linear")
+
+
 @dataclass(frozen=True)
 class CostSetting:
-    """One training weight pair of the asymmetric loss.
+    """One candidate model: a training weight pair of the asymmetric loss and a booster.
+
+    ``booster`` is ``"tree"`` (gradient-boosted trees) or ``"linear"`` (XGBoost's linear
+    booster on standardised, one-hot encoded features). Tree settings keep the plain names.
 
     Examples
     --------
@@ -238,10 +244,14 @@ class CostSetting:
     ('fn200-fp1', 'TrainFn200Fp1')
     >>> CostSetting.parse("2.5:1").step_name
     'TrainFn2p5Fp1'
+    >>> linear = CostSetting.parse("1:1:linear")
+    >>> linear.name, linear.step_name, linear.text
+    ('linear-fn1-fp1', 'TrainLinearFn1Fp1', '1:1:linear')
     """
 
     fn_weight: float
     fp_weight: float
+    booster: str = "tree"
 
     def __post_init__(self) -> None:
         for field in ("fn_weight", "fp_weight"):
@@ -252,37 +262,69 @@ class CostSetting:
                 raise InputError(f"cost setting {field} is {value}: give a positive finite number")
             # Round to what the name shows, so that a setting and its name are one to one.
             object.__setattr__(self, field, float(_WEIGHT_FORMAT.format(float(value))))
+        if self.booster not in BOOSTERS:
+            raise InputError(
+                f"cost setting booster is {self.booster!r}: give one of {', '.join(BOOSTERS)}"
+            )
 
     @classmethod
     def parse(cls, text: str) -> "CostSetting":
-        """Parse ``"fn_weight:fp_weight"``, e.g. ``"200:1"``."""
-        parts = text.strip().split(":")
-        if len(parts) != 2:
-            raise InputError(f"cost setting {text!r} is not fn_weight:fp_weight: write e.g. 200:1")
+        """Parse ``"fn_weight:fp_weight"`` (trees) or ``"fn_weight:fp_weight:booster"``."""
+        parts = [part.strip() for part in text.strip().split(":")]
+        if len(parts) not in (2, 3):
+            raise InputError(
+                f"cost setting {text!r} is not fn_weight:fp_weight[:booster]: write e.g. 200:1 "
+                "or 1:1:linear"
+            )
+        booster = parts[2] if len(parts) == 3 else "tree"
+        if booster not in BOOSTERS:
+            raise InputError(
+                f"cost setting {text!r} names booster {booster!r}: use one of "
+                f"{', '.join(BOOSTERS)}, e.g. 1:1:linear"
+            )
         try:
-            fn_weight, fp_weight = (float(part) for part in parts)
+            fn_weight, fp_weight = (float(part) for part in parts[:2])
         except ValueError:
             raise InputError(
                 f"cost setting {text!r} is not two numbers: write fn_weight:fp_weight, e.g. 200:1"
             ) from None
-        return cls(fn_weight=fn_weight, fp_weight=fp_weight)
+        return cls(fn_weight=fn_weight, fp_weight=fp_weight, booster=booster)
 
     @property
     def ratio(self) -> float:
         return self.fn_weight / self.fp_weight
 
     @property
+    def text(self) -> str:
+        """The setting as written on the command line: ``200:1``, ``1:1:linear``."""
+        return setting_text(self.as_dict())
+
+    @property
     def name(self) -> str:
-        return f"fn{_weight_text(self.fn_weight)}-fp{_weight_text(self.fp_weight)}"
+        weights = f"fn{_weight_text(self.fn_weight)}-fp{_weight_text(self.fp_weight)}"
+        return weights if self.booster == "tree" else f"{self.booster}-{weights}"
 
     @property
     def step_name(self) -> str:
         """Pipeline step name: letters and digits only, '.' written as 'p'."""
-        text = f"TrainFn{_weight_text(self.fn_weight)}Fp{_weight_text(self.fp_weight)}"
+        kind = "" if self.booster == "tree" else self.booster.capitalize()
+        text = f"Train{kind}Fn{_weight_text(self.fn_weight)}Fp{_weight_text(self.fp_weight)}"
         return re.sub(r"[^A-Za-z0-9]", "", text.replace(".", "p"))
 
-    def as_dict(self) -> Dict[str, float]:
-        return {"fn_weight": _plain(self.fn_weight), "fp_weight": _plain(self.fp_weight)}
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "fn_weight": _plain(self.fn_weight),
+            "fp_weight": _plain(self.fp_weight),
+            "booster": self.booster,
+        }
+
+
+def setting_text(setting: Mapping[str, Any]) -> str:
+    """A setting's JSON (``{"fn_weight": 1, "fp_weight": 1, "booster": "linear"}``) as
+    written on the command line (``1:1:linear``); no booster means trees."""
+    weights = f"{float(setting['fn_weight']):g}:{float(setting['fp_weight']):g}"
+    booster = setting.get("booster", "tree")
+    return weights if booster == "tree" else f"{weights}:{booster}"
 
 
 def _plain(value: float) -> float:
@@ -314,9 +356,11 @@ def validate_cost_settings(settings: Iterable[CostSetting]) -> List[CostSetting]
 def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSetting]:
     """The grid trained when the user names none, derived from the cost matrix.
 
-    The symmetric loss (1:1), the matrix's own ratio r = (fn - tp) / (fp - tn), and points
-    around r on a log scale (r/10, r/3, 3r, 10r, in that order of preference), keeping at most
-    ``limit`` distinct settings. Ratios below 1 weight the negatives instead (1 : 1/r).
+    Trees at the symmetric loss (1:1), the matrix's own ratio r = (fn - tp) / (fp - tn), and
+    points around r on a log scale (r/10, r/3, 3r, 10r, in that order of preference); then, while
+    ``limit`` leaves room, the linear booster at 1:1 and at r. Ratios below 1 weight the
+    negatives instead (1 : 1/r). A linear candidate costs little to train and on small tables a
+    linear score can rank the rare dear cases better than trees (see the README's Results).
     """
     if limit < 1:
         raise InputError(f"the default grid needs room for at least one setting, got {limit}")
@@ -324,15 +368,14 @@ def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSettin
     if not math.isfinite(ratio) or ratio <= 0:
         # Only one error type costs anything extra: weight it heavily but finitely.
         ratio = 1000.0 if not math.isfinite(ratio) else 1 / 1000.0
-    candidates = [1.0, ratio, ratio / 10, ratio / math.sqrt(10), ratio * math.sqrt(10), ratio * 10]
+    tree_ratios = [1.0, ratio, ratio / 10, ratio / math.sqrt(10), ratio * math.sqrt(10), ratio * 10]
+    candidates = [(r, "tree") for r in tree_ratios] + [(1.0, "linear"), (ratio, "linear")]
     settings: List[CostSetting] = []
-    names = set()
-    for candidate in candidates:
-        setting = _setting_for_ratio(candidate)
-        if setting.name not in names and len(settings) < limit:
-            names.add(setting.name)
+    for candidate, booster in candidates:
+        setting = replace(_setting_for_ratio(candidate), booster=booster)
+        if setting not in settings and len(settings) < limit:
             settings.append(setting)
-    return sorted(settings, key=lambda setting: setting.ratio)
+    return sorted(settings, key=lambda setting: (BOOSTERS.index(setting.booster), setting.ratio))
 
 
 def _setting_for_ratio(ratio: float) -> CostSetting:

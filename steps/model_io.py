@@ -21,6 +21,12 @@ from steps.errors import InputError
 BOOSTER_FILE = "xgboost-model.json"
 META_FILE = "model_meta.json"
 TEXT_FILE = "text_features.json"
+LINEAR_FILE = "linear_inputs.json"
+#: Fitted input transforms saved beside the boosters: metadata key, model attribute, file.
+INPUT_STATES = (
+    ("text_features", "text_state", TEXT_FILE),
+    ("linear_inputs", "linear_state", LINEAR_FILE),
+)
 OUT_OF_FOLD_FILE = "oof_scores.parquet"
 ARCHIVE_FILE = "model.tar.gz"
 
@@ -63,13 +69,13 @@ def _save_member(model: Any, folder: Path) -> Dict[str, Any]:
     files = booster_files(len(model.boosters))
     for booster, name in zip(model.boosters, files):
         booster.save_model(str(folder / name))
-    if model.text_state is not None:
-        write_json(folder / TEXT_FILE, model.text_state)
-    return {
-        "booster_files": files,
-        "base_margins": model.base_margins,
-        "text_features": TEXT_FILE if model.text_state is not None else None,
-    }
+    description: Dict[str, Any] = {"booster_files": files, "base_margins": model.base_margins}
+    for key, attribute, file_name in INPUT_STATES:
+        state = getattr(model, attribute)
+        if state is not None:
+            write_json(folder / file_name, state)
+        description[key] = file_name if state is not None else None
+    return description
 
 
 def save_model(model: Any, meta: Dict[str, Any], model_dir: Path) -> None:
@@ -143,15 +149,18 @@ def load_model(path: Path) -> LoadedModel:
             booster = xgb.Booster()
             booster.load_model(str(folder / name))
             boosters.append(booster)
-        text_state = None
-        if description.get("text_features"):
-            text_state = json.loads((folder / TEXT_FILE).read_text(encoding="utf-8"))
+        states = {}
+        for key, attribute, file_name in INPUT_STATES:
+            if description.get(key):
+                if not (folder / file_name).is_file():
+                    raise InputError(f"model at '{path}' lacks its file '{file_name}': retrain it")
+                states[attribute] = json.loads((folder / file_name).read_text(encoding="utf-8"))
         return CostSensitiveModel(
             schema=meta["schema"],
             strategy=meta.get("strategy", "binary"),
             boosters=boosters,
-            text_state=text_state,
             base_margins=description.get("base_margins"),
+            **states,
         )
 
     with tempfile.TemporaryDirectory(prefix="costpipe-model-") as scratch:

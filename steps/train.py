@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from steps.costs import BOOSTERS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.model import STRATEGIES, FoldEnsemble, fit_model
@@ -69,6 +70,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--fn_weight", type=float, required=True)
     parser.add_argument("--fp_weight", type=float, required=True)
     parser.add_argument("--setting_name", default="")
+    parser.add_argument(
+        "--booster",
+        choices=BOOSTERS,
+        default="tree",
+        help="tree: gradient-boosted trees; linear: XGBoost's linear booster on standardised "
+        "inputs",
+    )
     parser.add_argument(
         "--objective_impl",
         choices=OBJECTIVE_IMPLEMENTATIONS,
@@ -167,8 +175,8 @@ def model_meta(
 ) -> Dict[str, Any]:
     import xgboost as xgb
 
-    weights = {"fn_weight": args.fn_weight, "fp_weight": args.fp_weight}
-    name = args.setting_name or f"fn{args.fn_weight:.4g}-fp{args.fp_weight:.4g}"
+    setting = {"fn_weight": args.fn_weight, "fp_weight": args.fp_weight, "booster": args.booster}
+    name = args.setting_name or CostSetting(args.fn_weight, args.fp_weight, args.booster).name
     hyperparameters = {
         key: value
         for key, value in vars(args).items()
@@ -176,7 +184,7 @@ def model_meta(
     }
     return {
         "name": name,
-        "setting": weights,
+        "setting": setting,
         "labels": schema["labels"],
         "training_rows": int(labels.shape[0]),
         "training_positives": {
@@ -261,7 +269,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if oof is not None:
         oof.to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
     print(
-        f"train: {model.strategy}, {args.objective_impl} objective, fn_weight={args.fn_weight:g},"
+        f"train: {model.strategy} {args.booster}, {args.objective_impl} objective, "
+        f"fn_weight={args.fn_weight:g},"
         f" fp_weight={args.fp_weight:g}, {labels.shape[0]} rows, {labels.shape[1]} label(s), "
         f"{args.num_round} rounds, thresholds from {threshold_data}"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
@@ -311,16 +312,43 @@ def test_setting_rounds_to_what_its_name_shows() -> None:
 
 def test_setting_as_dict_writes_whole_weights_as_ints() -> None:
     """JSON shows 200, not 200.0, and keeps fractions."""
-    assert CostSetting(200, 1).as_dict() == {"fn_weight": 200, "fp_weight": 1}
+    assert CostSetting(200, 1).as_dict() == {"fn_weight": 200, "fp_weight": 1, "booster": "tree"}
     assert type(CostSetting(200, 1).as_dict()["fn_weight"]) is int
-    assert CostSetting(2.5, 1).as_dict() == {"fn_weight": 2.5, "fp_weight": 1}
+    assert CostSetting(2.5, 1, "linear").as_dict() == {
+        "fn_weight": 2.5,
+        "fp_weight": 1,
+        "booster": "linear",
+    }
 
 
-@pytest.mark.parametrize("text", ["200", "200:1:3", "", "200;1", "200-1"])
+@pytest.mark.parametrize("text", ["200", "200:1:linear:x", "", "200;1", "200-1"])
 def test_setting_parse_rejects_wrong_shape(text: str) -> None:
-    """Anything but two fields separated by ':' is rejected with an example."""
-    with pytest.raises(InputError, match=r"not fn_weight:fp_weight: write e\.g\. 200:1"):
+    """Anything but two or three fields separated by ':' is rejected with examples."""
+    with pytest.raises(
+        InputError, match=r"not fn_weight:fp_weight\[:booster\]: write e\.g\. 200:1 or 1:1:linear"
+    ):
         CostSetting.parse(text)
+
+
+@pytest.mark.parametrize("text", ["200:1:3", "200:1:gbtree", "200:1:"])
+def test_setting_parse_rejects_unknown_boosters(text: str) -> None:
+    with pytest.raises(InputError, match=r"names booster .*: use one of tree, linear"):
+        CostSetting.parse(text)
+
+
+def test_linear_settings_have_their_own_names() -> None:
+    """A linear setting never shares a name or a step with the tree setting of its weights."""
+    tree, linear = CostSetting.parse("2.5:1"), CostSetting.parse(" 2.5 : 1 : linear ")
+    assert (linear.name, linear.step_name, linear.text) == (
+        "linear-fn2.5-fp1",
+        "TrainLinearFn2p5Fp1",
+        "2.5:1:linear",
+    )
+    assert CostSetting.parse("2.5:1:tree") == tree and tree.text == "2.5:1"
+    assert linear.ratio == tree.ratio and linear != tree
+    assert [s.name for s in parse_cost_settings("2.5:1,2.5:1:linear")] == [tree.name, linear.name]
+    with pytest.raises(InputError, match="listed twice"):
+        parse_cost_settings("1:1:linear, 1:1:linear")
 
 
 @pytest.mark.parametrize("text", ["a:1", "200:", "1:x"])
@@ -384,7 +412,8 @@ def test_distinct_settings_have_distinct_step_names() -> None:
 
 def test_default_grid_for_the_study_matrix() -> None:
     """Ratio 216720 / 1287.67 = 168.3: 1:1, and 168.3 times 1/10, 1/sqrt(10), 1, sqrt(10),
-    10, rounded to two significant digits (17, 53, 170, 530, 1700)."""
+    10, rounded to two significant digits (17, 53, 170, 530, 1700); then the linear booster
+    at 1:1 and 170:1."""
     grid = default_cost_settings(STUDY)
     assert [setting.name for setting in grid] == [
         "fn1-fp1",
@@ -393,6 +422,8 @@ def test_default_grid_for_the_study_matrix() -> None:
         "fn170-fp1",
         "fn530-fp1",
         "fn1700-fp1",
+        "linear-fn1-fp1",
+        "linear-fn170-fp1",
     ]
 
 
@@ -407,11 +438,13 @@ def test_default_grid_mirrors_ratios_below_one() -> None:
         "fn1-fp1.6",
         "fn1-fp1",
         "fn2-fp1",
+        "linear-fn1-fp5",
+        "linear-fn1-fp1",
     ]
 
 
 def test_default_grid_drops_duplicates() -> None:
-    """Ratio 1: the matrix's own setting is 1:1, listed once."""
+    """Ratio 1: the matrix's own setting is 1:1, listed once for each booster."""
     grid = default_cost_settings(CostMatrix(tp=0.0, fp=1.0, fn=1.0, tn=0.0))
     assert [setting.name for setting in grid] == [
         "fn1-fp10",
@@ -419,6 +452,7 @@ def test_default_grid_drops_duplicates() -> None:
         "fn1-fp1",
         "fn3.2-fp1",
         "fn10-fp1",
+        "linear-fn1-fp1",
     ]
 
 
@@ -430,7 +464,7 @@ def test_default_grid_when_only_misses_cost_extra() -> None:
 
 
 def test_default_grid_respects_the_limit() -> None:
-    """With room for three: 1:1, the own ratio and ratio/10, sorted by ratio."""
+    """With room for three: 1:1, the own ratio and ratio/10, sorted by ratio; trees first."""
     grid = default_cost_settings(STUDY, limit=3)
     assert [setting.name for setting in grid] == ["fn1-fp1", "fn17-fp1", "fn170-fp1"]
     with pytest.raises(InputError, match="at least one setting"):
@@ -450,21 +484,25 @@ def cost_matrices(draw: st.DrawFn) -> CostMatrix:
 @settings(max_examples=200, deadline=None)
 @given(cost_matrices())
 def test_default_grid_properties(matrix: CostMatrix) -> None:
-    """At most 8 settings, sorted by ratio, no repeated name, holding 1:1 and the matrix's
-    ratio rounded to two significant digits (written 1:k when below 1)."""
+    """At most 8 settings, trees then linear each sorted by ratio, no repeated name, holding
+    1:1 and the matrix's ratio rounded to two significant digits (written 1:k when below 1),
+    for trees and for the linear booster."""
     grid = default_cost_settings(matrix)
     assert 1 <= len(grid) <= 8
-    ratios = [setting.ratio for setting in grid]
-    assert ratios == sorted(ratios)
+    boosters = [setting.booster for setting in grid]
+    assert boosters == sorted(boosters, key=lambda b: b != "tree")
+    for booster in ("tree", "linear"):
+        ratios = [setting.ratio for setting in grid if setting.booster == booster]
+        assert ratios == sorted(ratios)
     names = [setting.name for setting in grid]
     assert len(set(names)) == len(names)
-    assert "fn1-fp1" in names
+    assert "fn1-fp1" in names and "linear-fn1-fp1" in names
     ratio = matrix.ratio
     if ratio >= 1:
         own = CostSetting(round_2_significant(ratio), 1)
     else:
         own = CostSetting(1, round_2_significant(1 / ratio))
-    assert own in grid
+    assert own in grid and replace(own, booster="linear") in grid
     for setting in grid:
         assert setting.fn_weight == 1 or setting.fp_weight == 1
         if setting.ratio < 1:

@@ -260,6 +260,7 @@ def test_yeast_per_label_thresholds_cost_less_than_one_half_threshold(yeast):
     args = argparse.Namespace(
         fn_weight=1.0,
         fp_weight=1.0,
+        booster="tree",
         objective_impl="weighted",
         num_round=60,
         max_depth=3,

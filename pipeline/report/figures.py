@@ -33,6 +33,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from pipeline.report.model import LabelView, ModelView
+from steps.costs import setting_text as cost_setting_text
 from steps.sweep import cost_sweep, f1_sweep
 
 OUTCOME_COLOURS = {"TP": "#2e7d32", "FN": "#c62828", "FP": "#ef6c00", "TN": "#90a4ae"}
@@ -70,11 +71,9 @@ def money(value: float | None) -> str:
 
 
 def setting_text(model: ModelView) -> str:
-    fn = model.setting.get("fn_weight")
-    fp = model.setting.get("fp_weight")
-    if fn is None or fp is None:
+    if model.setting.get("fn_weight") is None or model.setting.get("fp_weight") is None:
         return model.name
-    return f"{float(fn):g}:{float(fp):g}"
+    return cost_setting_text(model.setting)
 
 
 def svg_uri(figure: Figure) -> str:
@@ -265,18 +264,21 @@ def _sweep_arrays(model: ModelView, view: LabelView) -> tuple[np.ndarray, np.nda
     return sweep.thresholds, sweep.costs
 
 
-def cost_setting_plot(view: LabelView) -> Plot | None:
-    models = [m for m in view.models if m.figures.get("validation") or m.figures.get("test")]
-    if not models:
-        return None
-    models.sort(key=lambda m: m.ratio)
+#: Line colours (validation, test) of the first, second, ... booster in the setting plot.
+_BOOSTER_COLOURS = (("#1f77b4", "#ff7f0e"), ("#2ca02c", "#d62728"))
+
+
+def _plot_booster_costs(ax: Axes, models: list[ModelView], index: int) -> list[float]:
+    """One booster's validation and test cost against the setting; returns the values drawn."""
     ratios = np.array([m.ratio for m in models])
-    figure = _new_figure(7.6, 4.0)
-    ax = figure.subplots()
+    validation_colour, test_colour = _BOOSTER_COLOURS[index % len(_BOOSTER_COLOURS)]
+    suffix = "" if models[0].booster == "tree" else f", {models[0].booster}"
     values: list[float] = []
     validation = [m.figures.get("validation", {}).get("expected_cost") for m in models]
     if all(v is not None for v in validation):
-        ax.plot(ratios, validation, marker="o", color="#1f77b4", label="validation")
+        ax.plot(
+            ratios, validation, marker="o", color=validation_colour, label=f"validation{suffix}"
+        )
         values += [float(v) for v in validation]
     test = [m.figures.get("test", {}).get("expected_cost") for m in models]
     if all(v is not None for v in test):
@@ -289,15 +291,32 @@ def cost_setting_plot(view: LabelView) -> Plot | None:
                 test,
                 yerr=[low, high],
                 marker="s",
-                color="#ff7f0e",
+                color=test_colour,
                 capsize=3,
                 linestyle="--",
-                label="test (95 % interval)",
+                label=f"test (95 % interval){suffix}",
             )
             values += [ci[0] for ci in intervals] + [ci[1] for ci in intervals]
         else:
-            ax.plot(ratios, test, marker="s", linestyle="--", color="#ff7f0e", label="test")
+            ax.plot(
+                ratios, test, marker="s", linestyle="--", color=test_colour, label=f"test{suffix}"
+            )
         values += [float(v) for v in test]
+    return values
+
+
+def cost_setting_plot(view: LabelView) -> Plot | None:
+    models = [m for m in view.models if m.figures.get("validation") or m.figures.get("test")]
+    if not models:
+        return None
+    models.sort(key=lambda m: m.ratio)
+    ratios = np.array([m.ratio for m in models])
+    figure = _new_figure(7.6, 4.0)
+    ax = figure.subplots()
+    values: list[float] = []
+    boosters = sorted({m.booster for m in models}, key=lambda b: (b != "tree", b))
+    for index, booster in enumerate(boosters):
+        values += _plot_booster_costs(ax, [m for m in models if m.booster == booster], index)
     references = [v for policy in view.baselines.values() for s, v in policy.items() if s == "test"]
     shown = [*values, min(references)] if references else values
     pad = 0.08 * (max(shown) - min(shown)) or 0.05 * abs(max(shown)) or 1.0
@@ -318,7 +337,8 @@ def cost_setting_plot(view: LabelView) -> Plot | None:
         )
     if ratios.max() / max(ratios.min(), 1e-12) > 10:
         ax.set_xscale("log")
-    ax.set_xticks(ratios, [setting_text(m) for m in models], fontsize=8)
+    ticks = {m.ratio: f"{m.ratio:g}:1" if m.ratio >= 1 else f"1:{1 / m.ratio:g}" for m in models}
+    ax.set_xticks(list(ticks), list(ticks.values()), fontsize=8)
     ax.minorticks_off()
     ax.set_ylim(bottom, top)
     ax.set_xlabel("cost setting fn_weight : fp_weight", fontsize=9)

@@ -97,6 +97,10 @@ class ModelView:
     scores: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (true labels, scores)
 
     @property
+    def booster(self) -> str:
+        return str(self.setting.get("booster", "tree"))
+
+    @property
     def ratio(self) -> float:
         """fn_weight / fp_weight: the cost setting as one number (the x of the setting plot)."""
         fp = float(self.setting.get("fp_weight", 1.0)) or 1.0
