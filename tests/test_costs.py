@@ -20,6 +20,7 @@ from steps.costs import (
     parse_cost_settings,
     resample_counts,
     savings,
+    setting_text,
     validate_cost_settings,
 )
 from steps.errors import InputError
@@ -345,6 +346,9 @@ def test_linear_settings_have_their_own_names() -> None:
         "2.5:1:linear",
     )
     assert CostSetting.parse("2.5:1:tree") == tree and tree.text == "2.5:1"
+    # evaluation.json written before boosters existed names none: trees.
+    assert setting_text({"fn_weight": 2.5, "fp_weight": 1}) == "2.5:1"
+    assert setting_text(linear.as_dict()) == "2.5:1:linear"
     assert linear.ratio == tree.ratio and linear != tree
     assert [s.name for s in parse_cost_settings("2.5:1,2.5:1:linear")] == [tree.name, linear.name]
     with pytest.raises(InputError, match="listed twice"):

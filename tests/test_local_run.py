@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -130,6 +131,30 @@ def test_kernel_smoothing_is_recorded_per_model_and_label(first_run):
         assert 0 < model["thresholds"]["malignant"] < 1
     assert run.result.steps["TrainFn1Fp1"]["cache_hit_source"] is not None
     assert run.result.steps["Evaluate"]["cache_hit_source"] is None
+
+
+def test_a_linear_setting_trains_beside_the_trees_and_scores_from_its_archive(first_run):
+    """1:1:linear adds one training step; the trees come from the cache; its model archive
+    holds the linear inputs and is priced like the others."""
+    home, _, config = first_run
+    from pipeline.config import override
+    from steps.model_io import LINEAR_FILE
+
+    both = override(config, "training", cost_settings=("1:1", "200:1", "1:1:linear"))
+    run = run_locally(both, home, max_parallel=2)
+    assert run.result.status in ("Succeeded", "Failed"), run.result.failure_reason
+    assert run.result.steps["TrainFn1Fp1"]["cache_hit_source"] is not None
+    assert run.result.steps["TrainLinearFn1Fp1"]["cache_hit_source"] is None
+    linear = next(m for m in run.evaluation["models"] if m["name"] == "linear-fn1-fp1")
+    assert linear["setting"] == {"fn_weight": 1.0, "fp_weight": 1.0, "booster": "linear"}
+    assert 0 < linear["thresholds"]["malignant"] < 1
+    assert linear["test"]["roc_auc"] > 0.95
+    import tarfile
+
+    archive = LocalBucket(home / BUCKET_FOLDER).path(linear["model_uri"])
+    with tarfile.open(archive) as tar:
+        names = {PurePosixPath(name).name for name in tar.getnames()}
+    assert LINEAR_FILE in names and "model_meta.json" in names
 
 
 def test_a_crashing_step_fails_the_execution_with_its_reason(first_run):

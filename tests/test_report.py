@@ -23,7 +23,9 @@ from pipeline.report.figures import (
     axis_floor,
     cost_at,
     cost_curve,
+    cost_setting_plot,
     pr_floor,
+    setting_text,
     text,
     use_log_axis,
 )
@@ -389,3 +391,26 @@ def test_write_report_is_atomic_and_returns_an_absolute_path(tmp_path: Path):
     path = write_report(data, tmp_path / "a" / "report.html")
     assert path.is_absolute() and path.is_file()
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]
+
+
+def test_the_setting_plot_draws_each_booster_as_its_own_lines():
+    """A tree and a linear model at different weights: two validation lines, the linear one
+    labelled as such, and the linear model's setting written 20:1:linear."""
+    from matplotlib.figure import Figure
+
+    from pipeline.report.figures import _plot_booster_costs
+
+    data = multilabel_data(labels=("a",))
+    data.evaluation["models"][1]["setting"]["booster"] = "linear"
+    view = label_views(data)[0]
+    assert [m.booster for m in view.models] == ["tree", "linear"]
+    assert setting_text(view.models[1]) == "20:1:linear"
+    ax = Figure().subplots()
+    for index, booster in enumerate(("tree", "linear")):
+        _plot_booster_costs(ax, [m for m in view.models if m.booster == booster], index)
+    labels = ax.get_legend_handles_labels()[1]
+    assert [label for label in labels if label.startswith("validation")] == [
+        "validation",
+        "validation, linear",
+    ]
+    assert cost_setting_plot(view) is not None
