@@ -17,13 +17,25 @@ from pathlib import Path
 
 from benchmarks._costpipe import run_costpipe
 from benchmarks._table import markdown_table
+from steps.costs import setting_sort_key, setting_text
 
 STUDY = {"1:1": 21164.86, "5:1": 18160.83, "200:1": 15273.85}
 PERFECT = 13569.23
 ALL_POSITIVE = 14361.64
 GOAL = 14000.0
-COSTS = ["--cost-tp", "35280", "--cost-fp", "1287.67", "--cost-fn", "252000", "--cost-tn", "0"]
-SETTINGS = "1:1,5:1,17:1,53:1,170:1,200:1,530:1,1700:1"
+MATRIX = {"tp": 35280.0, "fp": 1287.67, "fn": 252000.0, "tn": 0.0}
+COSTS = [f"--cost-{outcome}={value:g}" for outcome, value in MATRIX.items()]
+STUDY_SETTINGS = ["1:1", "5:1", "200:1"]
+
+
+def study_settings() -> str:
+    """The study's three settings and costpipe's default grid for the study's matrix."""
+    from steps.costs import CostMatrix, CostSetting, default_cost_settings
+
+    settings = [CostSetting.parse(text) for text in STUDY_SETTINGS]
+    settings += [s for s in default_cost_settings(CostMatrix(**MATRIX)) if s not in settings]
+    settings.sort(key=lambda s: (s.booster != "tree", s.ratio))
+    return ",".join(s.text for s in settings)
 
 
 def study_split(folder: Path) -> tuple[Path, Path]:
@@ -44,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the study's three settings only")
     args = parser.parse_args(argv)
-    settings = "1:1,5:1,200:1" if args.quick else SETTINGS
+    settings = ",".join(STUDY_SETTINGS) if args.quick else study_settings()
     with tempfile.TemporaryDirectory(prefix="costpipe-study-") as scratch:
         work = Path(scratch)
         train, test = study_split(work)
@@ -67,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = result.payload["evaluation"]
     best = evaluation["best"]
     rows = []
-    for model in sorted(evaluation["models"], key=lambda m: m["setting"]["fn_weight"]):
-        weights = f"{model['setting']['fn_weight']:g}:{model['setting']['fp_weight']:g}"
+    for model in sorted(evaluation["models"], key=lambda m: setting_sort_key(m["setting"])):
+        weights = setting_text(model["setting"])
         test_figures = model["test"]
         study = STUDY.get(weights)
         rows.append(

@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.config import Config, load_config, override, parse_settings_flag
 from pipeline.errors import EXIT_USAGE, InputError, UsageError, environment_problem
-from steps.costs import setting_text
+from steps.costs import setting_sort_key, setting_text
 
 DEFAULT_HOME = Path(".costpipe")
 EXIT_FAILED = 1
@@ -249,12 +249,6 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def _setting_order(model: dict[str, Any]) -> tuple[bool, float]:
-    """Trees first, then linear boosters, each by weight ratio."""
-    setting = model["setting"]
-    return setting.get("booster", "tree") != "tree", setting["fn_weight"] / setting["fp_weight"]
-
-
 def _money(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "-"
@@ -280,7 +274,7 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     best = evaluation["best"]["name"]
-    for model in sorted(evaluation["models"], key=_setting_order):
+    for model in sorted(evaluation["models"], key=lambda m: setting_sort_key(m["setting"])):
         setting = model["setting"]
         low, high = model["test"]["expected_cost_ci"]
         confusion = model["test"]["confusion"]

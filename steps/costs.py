@@ -327,6 +327,12 @@ def setting_text(setting: Mapping[str, Any]) -> str:
     return weights if booster == "tree" else f"{weights}:{booster}"
 
 
+def setting_sort_key(setting: Mapping[str, Any]) -> Tuple[bool, float]:
+    """Order of settings in tables: trees first, then linear, each by fn_weight / fp_weight."""
+    ratio = float(setting["fn_weight"]) / float(setting["fp_weight"])
+    return setting.get("booster", "tree") != "tree", ratio
+
+
 def _plain(value: float) -> float:
     """Whole weights as ints in JSON (200, not 200.0), others as floats."""
     return int(value) if float(value).is_integer() else value  # type: ignore[return-value]
