@@ -20,6 +20,7 @@ settings (300 rounds, depth 4, eta 0.05, subsample and column sampling 0.8).
     python -m benchmarks peers --splits 3 --datasets breast-cancer,credit
     python -m benchmarks peers --datasets breast-cancer \
         --costpipe-option=--threshold-smoothing=kernel
+    python -m benchmarks peers --first-seed 100 --splits 20   # try a change on unpublished splits
 """
 
 from __future__ import annotations
