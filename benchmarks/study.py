@@ -34,7 +34,7 @@ def study_settings() -> str:
 
     settings = [CostSetting.parse(text) for text in STUDY_SETTINGS]
     settings += [s for s in default_cost_settings(CostMatrix(**MATRIX)) if s not in settings]
-    settings.sort(key=lambda s: (s.booster != "tree", s.ratio))
+    settings.sort(key=lambda s: s.sort_key)
     return ",".join(s.text for s in settings)
 
 

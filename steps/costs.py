@@ -295,6 +295,11 @@ class CostSetting:
         return self.fn_weight / self.fp_weight
 
     @property
+    def sort_key(self) -> Tuple[bool, float]:
+        """Where the setting goes in grids and tables (see ``setting_sort_key``)."""
+        return setting_sort_key(self.as_dict())
+
+    @property
     def text(self) -> str:
         """The setting as written on the command line: ``200:1``, ``1:1:linear``."""
         return setting_text(self.as_dict())
@@ -319,10 +324,15 @@ class CostSetting:
         }
 
 
+def weights_text(setting: Mapping[str, Any]) -> str:
+    """A setting's weights as written on the command line, without its booster: ``1:1``."""
+    return f"{float(setting['fn_weight']):g}:{float(setting['fp_weight']):g}"
+
+
 def setting_text(setting: Mapping[str, Any]) -> str:
     """A setting's JSON (``{"fn_weight": 1, "fp_weight": 1, "booster": "linear"}``) as
     written on the command line (``1:1:linear``); no booster means trees."""
-    weights = f"{float(setting['fn_weight']):g}:{float(setting['fp_weight']):g}"
+    weights = weights_text(setting)
     booster = setting.get("booster", "tree")
     return weights if booster == "tree" else f"{weights}:{booster}"
 
@@ -381,7 +391,7 @@ def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSettin
         setting = replace(_setting_for_ratio(candidate), booster=booster)
         if setting not in settings and len(settings) < limit:
             settings.append(setting)
-    return sorted(settings, key=lambda setting: (BOOSTERS.index(setting.booster), setting.ratio))
+    return sorted(settings, key=lambda setting: setting.sort_key)
 
 
 def _setting_for_ratio(ratio: float) -> CostSetting:

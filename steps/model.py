@@ -114,7 +114,7 @@ def train_multi_output(
     )
     params = booster_params(args, base_score=0.0)
     params["num_target"] = labels.shape[1]
-    if params.get("booster") != "gblinear":
+    if args.booster == "tree":
         params["multi_strategy"] = "multi_output_tree"
     objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight)
     booster = xgb.train(params, dtrain, num_boost_round=args.num_round, obj=objective)

@@ -34,6 +34,7 @@ from matplotlib.ticker import FuncFormatter
 
 from pipeline.report.model import LabelView, ModelView
 from steps.costs import setting_text as cost_setting_text
+from steps.costs import weights_text
 from steps.sweep import cost_sweep, f1_sweep
 
 OUTCOME_COLOURS = {"TP": "#2e7d32", "FN": "#c62828", "FP": "#ef6c00", "TN": "#90a4ae"}
@@ -70,10 +71,10 @@ def money(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
 
 
-def setting_text(model: ModelView) -> str:
+def setting_text(model: ModelView, with_booster: bool = True) -> str:
     if model.setting.get("fn_weight") is None or model.setting.get("fp_weight") is None:
         return model.name
-    return cost_setting_text(model.setting)
+    return cost_setting_text(model.setting) if with_booster else weights_text(model.setting)
 
 
 def svg_uri(figure: Figure) -> str:
@@ -337,7 +338,8 @@ def cost_setting_plot(view: LabelView) -> Plot | None:
         )
     if ratios.max() / max(ratios.min(), 1e-12) > 10:
         ax.set_xscale("log")
-    ticks = {m.ratio: f"{m.ratio:g}:1" if m.ratio >= 1 else f"1:{1 / m.ratio:g}" for m in models}
+    # One tick per ratio: a tree and a linear setting of the same weights share a position.
+    ticks = {m.ratio: setting_text(m, with_booster=False) for m in models}
     ax.set_xticks(list(ticks), list(ticks.values()), fontsize=8)
     ax.minorticks_off()
     ax.set_ylim(bottom, top)
