@@ -200,9 +200,106 @@ def peers(train: pd.DataFrame, test: pd.DataFrame, dataset: Dataset, seed: int) 
     return out
 
 
+def paired_difference(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float, float]:
+    """Mean of costpipe's cost minus a method's over the same splits, with its 95 % interval.
+
+    Paired: both were priced on the same test rows, so the split-to-split spread (which test
+    rows happen to be hard) cancels. A paired t interval (scipy's ``ttest_rel``); when every
+    difference is the same there is no spread and the interval is that value.
+    """
+    differences = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    mean = float(differences.mean())
+    if np.ptp(differences) == 0:
+        return mean, mean, mean
+    from scipy.stats import ttest_rel
+
+    interval = ttest_rel(ours, theirs).confidence_interval(confidence_level=0.95)
+    return mean, float(interval.low), float(interval.high)
+
+
+def difference_text(ours: np.ndarray, theirs: np.ndarray, digits: int) -> str:
+    """``-12.3 [-20.1, -4.5]``; bold when the interval excludes zero (a significant gap)."""
+    mean, low, high = paired_difference(ours, theirs)
+    text = f"{mean:+,.{digits}f} [{low:+,.{digits}f}, {high:+,.{digits}f}]"
+    return f"**{text}**" if low > 0 or high < 0 else text
+
+
 def _digits(scale: float) -> int:
     """Decimals that show four significant digits of costs around ``scale``."""
     return max(0, 3 - int(np.floor(np.log10(abs(scale))))) if scale else 2
+
+
+TABLE_HEADERS = [
+    "method",
+    "mean",
+    "sd",
+    "costpipe at most this cost",
+    "costpipe minus this, mean [95% CI]",
+]
+
+
+def results_table(results: dict[str, list[float]]) -> str:
+    """One row per method, cheapest first: mean and spread of the cost over the splits, the
+    share of splits where costpipe cost at most as much, and the paired difference."""
+    ours = np.array(results["costpipe"])
+    digits = _digits(np.mean(ours))
+    rows = []
+    for method, costs in results.items():
+        values = np.array(costs)
+        if method == "costpipe":
+            wins = difference = ""
+        else:
+            wins = f"{np.mean(ours <= values):.0%}"
+            difference = difference_text(ours, values, digits)
+        rows.append(
+            [
+                method,
+                f"{values.mean():,.{digits}f}",
+                f"{values.std():,.{digits}f}",
+                wins,
+                difference,
+            ]
+        )
+    rows.sort(key=lambda row: float(row[1].replace(",", "")))
+    return markdown_table(TABLE_HEADERS, rows)
+
+
+def write_per_split(
+    path: Path, dataset: str, seeds: range, results: dict[str, list[float]]
+) -> None:
+    """Append one row per split and method; the header only to a new file."""
+    frame = pd.DataFrame(
+        [
+            {"dataset": dataset, "seed": seed, "method": method, "cost": cost}
+            for method, costs in results.items()
+            for seed, cost in zip(seeds, costs, strict=True)
+        ]
+    )
+    frame.to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
+def print_saved_tables(path: Path) -> None:
+    """The tables of every data set in a --per-split CSV, over all the seeds it holds."""
+    frame = pd.read_csv(path).drop_duplicates(["dataset", "seed", "method"], keep="last")
+    for name, rows in frame.groupby("dataset", sort=False):
+        wide = rows.pivot(index="seed", columns="method", values="cost").dropna()
+        seeds = wide.index.to_numpy()
+        print(f"\n### {name}: {len(seeds)} splits (seeds {_seed_ranges(seeds)})\n")
+        print(results_table({method: wide[method].tolist() for method in wide.columns}))
+
+
+def _seed_ranges(seeds: np.ndarray) -> str:
+    """``0-9, 100-119`` for the sorted seeds."""
+    parts = []
+    start = previous = int(seeds[0])
+    for seed in [*map(int, seeds[1:]), None]:
+        if seed is not None and seed == previous + 1:
+            previous = seed
+            continue
+        parts.append(f"{start}" if start == previous else f"{start}-{previous}")
+        if seed is not None:
+            start = previous = seed
+    return ", ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -225,7 +322,23 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FLAG",
         help="an extra `costpipe run` flag, e.g. --costpipe-option=--threshold-smoothing=kernel",
     )
+    parser.add_argument(
+        "--per-split",
+        type=Path,
+        metavar="CSV",
+        help="also append every split's cost per method to this CSV (dataset, seed, method, "
+        "cost), to pool runs over other seeds",
+    )
+    parser.add_argument(
+        "--tables-from",
+        type=Path,
+        metavar="CSV",
+        help="run nothing: print the tables of the splits saved with --per-split (pooled)",
+    )
     args = parser.parse_args(argv)
+    if args.tables_from:
+        print_saved_tables(args.tables_from)
+        return
     splits = 2 if args.quick else args.splits
     names = [name.strip() for name in args.datasets.split(",") if name.strip()]
     for name in names:
@@ -263,16 +376,10 @@ def main(argv: list[str] | None = None) -> None:
                 results.setdefault("costpipe", []).append(best["expected_cost"])
                 baseline = best["baseline"]["expected_cost"]
                 results.setdefault("best trivial policy", []).append(baseline)
-        ours = np.array(results["costpipe"])
-        rows = []
-        digits = _digits(np.mean(ours))
-        for method, costs in results.items():
-            values = np.array(costs)
-            wins = "" if method == "costpipe" else f"{np.mean(ours <= values):.0%}"
-            rows.append(
-                [method, f"{values.mean():,.{digits}f}", f"{values.std():,.{digits}f}", wins]
+        if args.per_split:
+            write_per_split(
+                args.per_split, name, range(args.first_seed, args.first_seed + splits), results
             )
-        rows.sort(key=lambda row: float(row[1].replace(",", "")))
         print(f"\n### {name}: expected cost per decision on the test rows, {splits} splits\n")
         print(f"Cost matrix {dataset.costs}: {dataset.why}.\n")
-        print(markdown_table(["method", "mean", "sd", "costpipe at most this cost"], rows))
+        print(results_table(results))
