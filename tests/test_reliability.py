@@ -72,6 +72,15 @@ def step_statuses(home: Path) -> dict[str, str]:
         store.close()
 
 
+def only_execution_id(home: Path) -> str:
+    store = ExecutionStore(home)
+    try:
+        (row,) = store._db.execute("SELECT id FROM executions").fetchall()
+        return row["id"]
+    finally:
+        store.close()
+
+
 def job_processes(execution_id: str) -> list[int]:
     """Pids of processes whose command line names the execution's job folder."""
     found = []
@@ -95,17 +104,16 @@ def test_a_killed_runner_takes_its_jobs_along_and_a_rerun_resumes_from_the_cache
     # when the runner is killed.
     config = write_config(tmp_path, breast_cancer_csv, num_round=4000)
     runner = start_run(config, home, "--max-parallel", "1")
+    # A step is marked Executing just before its process starts: wait for the process too.
     wait_for(
         lambda: (
             list(step_statuses(home).values()).count("Succeeded") >= 2
             and "Executing" in step_statuses(home).values()
+            and job_processes(only_execution_id(home))
         ),
-        what="one training done and another executing",
+        what="one training done and another one's process running",
     )
-    store = ExecutionStore(home)
-    (killed,) = store._db.execute("SELECT id FROM executions").fetchall()
-    killed = killed["id"]
-    assert job_processes(killed), "the running training job should be visible"
+    killed = only_execution_id(home)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     # The kernel ends the runner's job with it (PR_SET_PDEATHSIG): no orphan keeps computing.
@@ -139,9 +147,7 @@ def test_sigterm_stops_the_execution_and_its_jobs(tmp_path, breast_cancer_csv):
         ),
         what="a training to execute",
     )
-    (execution_id,) = [
-        r["id"] for r in ExecutionStore(home)._db.execute("SELECT id FROM executions")
-    ]
+    execution_id = only_execution_id(home)
     runner.send_signal(signal.SIGTERM)
     _, err = runner.communicate(timeout=60)
     assert runner.returncode == 130
