@@ -21,6 +21,14 @@ settings (300 rounds, depth 4, eta 0.05, subsample and column sampling 0.8).
     python -m benchmarks peers --datasets breast-cancer \
         --costpipe-option=--threshold-smoothing=kernel
     python -m benchmarks peers --first-seed 100 --splits 20   # try a change on unpublished splits
+    python -m benchmarks peers --per-split splits.csv        # also save every split's costs
+    python -m benchmarks peers --datasets breast-cancer --first-seed 10 --splits 20 \
+        --per-split splits.csv
+    python -m benchmarks peers --tables-from splits.csv      # the saved runs, pooled
+
+The tables give each method's mean and spread over the splits, the share of splits where
+costpipe cost at most as much, and costpipe's cost minus the method's with a paired 95 % t
+interval (bold when it excludes zero).
 """
 
 from __future__ import annotations
