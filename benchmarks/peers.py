@@ -252,7 +252,8 @@ def results_table(results: dict[str, list[float]]) -> str:
     ours = np.array(results["costpipe"])
     digits = _digits(np.mean(ours))
     rows = []
-    for method, costs in results.items():
+    # Cheapest first, by the means themselves (not their rounded text).
+    for method, costs in sorted(results.items(), key=lambda item: np.mean(item[1])):
         values = np.array(costs)
         if method == "costpipe":
             wins = difference = ""
@@ -268,7 +269,6 @@ def results_table(results: dict[str, list[float]]) -> str:
                 difference,
             ]
         )
-    rows.sort(key=lambda row: float(row[1].replace(",", "")))
     return markdown_table(TABLE_HEADERS, rows)
 
 
@@ -298,16 +298,8 @@ def print_saved_tables(path: Path) -> None:
 
 def _seed_ranges(seeds: np.ndarray) -> str:
     """``0-9, 100-119`` for the sorted seeds."""
-    parts = []
-    start = previous = int(seeds[0])
-    for seed in [*map(int, seeds[1:]), None]:
-        if seed is not None and seed == previous + 1:
-            previous = seed
-            continue
-        parts.append(f"{start}" if start == previous else f"{start}-{previous}")
-        if seed is not None:
-            start = previous = seed
-    return ", ".join(parts)
+    runs = np.split(seeds, np.flatnonzero(np.diff(seeds) != 1) + 1)
+    return ", ".join(f"{run[0]}" if run.size == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import expit, logit, ndtr  # scipy comes with xgboost and scikit-learn
 
 from steps.costs import CostMatrix
-from steps.sweep import checked_scores
+from steps.sweep import ThresholdCurve, checked_scores
 
 # The grid has at least MIN_GRID_POINTS points, and spacing at most a fifth of the narrower
 # bandwidth (linear binning then moves each CDF by about 1e-3), up to MAX_GRID_POINTS; a
@@ -41,7 +41,7 @@ LOGIT_CLIP = 1e-7
 
 
 @dataclass(frozen=True)
-class SmoothedCost:
+class SmoothedCost(ThresholdCurve):
     """Expected cost per decision on a grid of thresholds under smoothed score distributions.
 
     ``thresholds`` ascend; ``costs[i]`` is the expected cost of calling positive every score
@@ -56,14 +56,6 @@ class SmoothedCost:
     @property
     def best_index(self) -> int:
         return int(np.argmin(self.costs))
-
-    @property
-    def best_threshold(self) -> float:
-        return float(self.thresholds[self.best_index])
-
-    @property
-    def best_cost(self) -> float:
-        return float(self.costs[self.best_index])
 
 
 def silverman_bandwidth(values: np.ndarray) -> float:

@@ -24,8 +24,21 @@ from steps.costs import ConfusionCounts, CostMatrix
 from steps.errors import InputError
 
 
+class ThresholdCurve:
+    """The best point of a curve over candidate thresholds: subclasses give ``thresholds``,
+    ``costs`` and ``best_index`` (the empirical sweep here, the smoothed one in smoothing)."""
+
+    @property
+    def best_threshold(self) -> float:
+        return float(self.thresholds[self.best_index])
+
+    @property
+    def best_cost(self) -> float:
+        return float(self.costs[self.best_index])
+
+
 @dataclass(frozen=True)
-class ThresholdSweep:
+class ThresholdSweep(ThresholdCurve):
     """Confusion counts and a criterion at every candidate threshold.
 
     ``thresholds`` run from ``+inf`` (everything negative) down through every distinct score;
@@ -63,14 +76,6 @@ class ThresholdSweep:
         return np.divide(
             2.0 * self.tp, denominator, out=np.zeros(self.tp.shape), where=denominator > 0
         )
-
-    @property
-    def best_threshold(self) -> float:
-        return float(self.thresholds[self.best_index])
-
-    @property
-    def best_cost(self) -> float:
-        return float(self.costs[self.best_index])
 
     @property
     def best_f1(self) -> float:

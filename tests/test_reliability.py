@@ -59,26 +59,30 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "condition") -> None
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def step_statuses(home: Path) -> dict[str, str]:
+def execution_ids(home: Path) -> list[str]:
     if not (home / "costpipe.db").exists():
+        return []
+    store = ExecutionStore(home)
+    try:
+        return [row["id"] for row in store._db.execute("SELECT id FROM executions")]
+    finally:
+        store.close()
+
+
+def step_statuses(home: Path) -> dict[str, str]:
+    ids = execution_ids(home)
+    if not ids:
         return {}
     store = ExecutionStore(home)
     try:
-        executions = store._db.execute("SELECT id FROM executions").fetchall()
-        if not executions:
-            return {}
-        return {s.name: s.status for s in store.steps(executions[0]["id"])}
+        return {s.name: s.status for s in store.steps(ids[0])}
     finally:
         store.close()
 
 
 def only_execution_id(home: Path) -> str:
-    store = ExecutionStore(home)
-    try:
-        (row,) = store._db.execute("SELECT id FROM executions").fetchall()
-        return row["id"]
-    finally:
-        store.close()
+    (execution_id,) = execution_ids(home)
+    return execution_id
 
 
 def job_processes(execution_id: str) -> list[int]:
