@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the HTML report (costpipe report ID writes it)",
     )
+    run.add_argument(
+        "--job-python",
+        default=os.environ.get("COSTPIPE_JOB_PYTHON"),
+        metavar="PATH",
+        help="the interpreter that runs every job, standing in for the container images' "
+        "Python (default: COSTPIPE_JOB_PYTHON, else this environment's)",
+    )
     _add_home(run)
 
     definition = commands.add_parser("definition", help="print the SageMaker definition JSON")
@@ -388,7 +395,13 @@ def command_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     interactive = sys.stdout.isatty() and not args.json
     with _Progress(interactive) as progress:
-        run = run_locally(config, args.home, max_parallel=args.max_parallel, on_step=progress)
+        run = run_locally(
+            config,
+            args.home,
+            max_parallel=args.max_parallel,
+            on_step=progress,
+            job_python=args.job_python,
+        )
     result = run.result
     report = None if args.no_report else _run_report(args.home, result.execution_id)
     registered = None
@@ -619,6 +632,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "home", None) is not None:
+            # Resolved once, here: every job runs in a folder of its own, where a relative home
+            # would be joined again.
+            args.home = args.home.expanduser().absolute()
         return (COMMANDS.get(args.command) or args.handler)(args)
     except InputError as error:
         print(f"costpipe: error: {error}", file=sys.stderr)

@@ -367,6 +367,12 @@ def validate(config: Config) -> Config:
     for name in ("processing_instance_count", "training_instance_count"):
         if getattr(aws, name) < 1:
             raise UsageError(f"aws {name} must be at least 1, got {getattr(aws, name)}")
+    if aws.training_instance_count > 1:
+        raise UsageError(
+            f"aws training_instance_count is {aws.training_instance_count}, but training across "
+            "instances is not supported yet (each instance would train the whole model alone "
+            "on all the data): set it to 1 and raise training_instance_type instead"
+        )
     data = config.data
     if data.targets and data.label_delimiter:
         raise UsageError("data targets and label_delimiter exclude each other: choose one")

@@ -28,6 +28,10 @@ from steps.costs import CostSetting
 PROCESSING_ROOT = "/opt/ml/processing"
 CODE_ROOT = f"{PROCESSING_ROOT}/input/code"
 TRAINING_CODE_ROOT = "/opt/ml/code"
+#: ``sagemaker_program`` of the training jobs. The XGBoost container's script mode runs
+#: ``python -m <sagemaker_program less .py>`` from /opt/ml/code, so this must be a module name
+#: (``steps/train.py`` would become ``python -m steps/train``, which cannot be imported).
+TRAINING_MODULE = "steps.train"
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "profile")
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_OUTPUT = "evaluation"
@@ -320,8 +324,8 @@ def training_step(
     from sagemaker.train.model_trainer import ModelTrainer
 
     hyperparameters = {
-        # Script mode: the container downloads the archive and runs the program in it.
-        "sagemaker_program": "steps/train.py",
+        # Script mode: the container downloads the archive and runs the module in it.
+        "sagemaker_program": TRAINING_MODULE,
         "sagemaker_submit_directory": code.sourcedir_uri(target.bucket, target.pipeline_name),
         "fn_weight": setting.fn_weight,
         "fp_weight": setting.fp_weight,

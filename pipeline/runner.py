@@ -23,6 +23,7 @@ from pipeline.definition import (
 from pipeline.errors import UsageError
 from pipeline.local.bucket import LocalBucket
 from pipeline.local.executor import BUCKET_FOLDER, ExecutionResult, LocalExecutor, StepEvent
+from pipeline.local.jobs import check_job_python
 from steps.data import (
     TableSpec,
     file_digest,
@@ -130,9 +131,15 @@ def run_locally(
     home: Path,
     max_parallel: int | None = None,
     on_step: StepEvent | None = None,
+    job_python: str | None = None,
 ) -> LocalRun:
-    """Check, stage, build and execute; returns the execution and its evaluation report."""
+    """Check, stage, build and execute; returns the execution and its evaluation report.
+
+    ``job_python`` is the interpreter every job runs with (default: this environment's).
+    """
+    job_python = check_job_python(job_python) if job_python else None
     check_data(config)
+    home = Path(home).absolute()
     target = local_target(config)
     bucket = LocalBucket(Path(home) / BUCKET_FOLDER)
     code = CodeBundle.from_directory()
@@ -140,7 +147,9 @@ def run_locally(
     input_uri = stage_file(bucket, target, config.data.path)
     test_uri = stage_file(bucket, target, config.data.test_path) if config.data.test_path else None
     definition = build_definition(config, target, code, input_uri, test_uri)
-    executor = LocalExecutor(home, max_parallel=max_parallel, on_step=on_step)
+    executor = LocalExecutor(
+        home, max_parallel=max_parallel, on_step=on_step, job_python=job_python
+    )
     try:
         result = executor.start(definition, target.pipeline_name)
     finally:

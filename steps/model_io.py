@@ -41,7 +41,9 @@ class LoadedModel:
 
 
 def booster_files(count: int) -> List[str]:
-    """One booster: ``xgboost-model.json`` (what stock inference loads); several: numbered."""
+    """One booster: ``xgboost-model.json``; several: numbered. (The stock container's
+    algorithm-mode server cannot serve these archives: it would also try to load
+    ``model_meta.json`` and the out-of-fold scores as boosters.)"""
     if count == 1:
         return [BOOSTER_FILE]
     return [f"xgboost-model-{index}.json" for index in range(count)]

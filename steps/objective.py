@@ -7,7 +7,10 @@ Two implementations of the same loss:
   the reference that states the loss explicitly;
 * :func:`class_weights` given to XGBoost's built-in ``binary:logistic`` as sample weights, the
   fast path (the gradient runs in XGBoost's C++ code) and the one the training job uses by
-  default; its models are ordinary ``binary:logistic`` boosters that stock inference serves.
+  default. Its boosters are ordinary ``binary:logistic`` boosters, but the stock container's
+  algorithm-mode server still cannot serve our models: it loads every file of ``model.tar.gz``
+  as a booster, averages them and cuts at 0.5, losing the fold mean, the input transforms and
+  the tuned threshold.
 
 For a row with label y, margin m and p = sigmoid(m), the weighted loss is
 ``-w_y (y log p + (1 - y) log(1 - p))``, whose gradient and hessian in m are

@@ -22,6 +22,7 @@ arguments, the channels as ``SM_CHANNEL_TRAIN``, ``SM_CHANNEL_VALIDATION`` and
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 from pathlib import Path
@@ -237,7 +238,22 @@ def out_of_fold_frame(
     return pd.concat(parts, ignore_index=True)
 
 
+def check_single_host() -> None:
+    """Refuse to run on several hosts: each would train the whole model alone on all the data.
+
+    SageMaker names the job's hosts in ``SM_HOSTS``; training across them is not built yet.
+    """
+    hosts = json.loads(os.environ.get("SM_HOSTS", "[]") or "[]")
+    if len(hosts) > 1:
+        raise InputError(
+            f"the training job runs on {len(hosts)} instances, but training across instances is "
+            "not supported: each would train the whole model alone; set TrainingInstanceCount "
+            "to 1"
+        )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    check_single_host()
     args = parse_args(argv)
     report = read_profile(args.profile)
     schema = report["schema"]
@@ -268,8 +284,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     save_model(model, meta, args.model_dir)
     if oof is not None:
         oof.to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
+    # Multi-output boosters always train with the custom objective (steps.model).
+    objective = "custom" if model.strategy == "multi-output" else args.objective_impl
     print(
-        f"train: {model.strategy} {args.booster}, {args.objective_impl} objective, "
+        f"train: {model.strategy} {args.booster}, {objective} objective, "
         f"fn_weight={args.fn_weight:g},"
         f" fp_weight={args.fp_weight:g}, {labels.shape[0]} rows, {labels.shape[1]} label(s), "
         f"{args.num_round} rounds, thresholds from {threshold_data}"

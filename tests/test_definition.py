@@ -119,7 +119,7 @@ def test_jobs_have_caching_and_retries(definition):
 def test_training_runs_the_step_script_in_script_mode(definition):
     training = steps_by_name(definition)["TrainFn200Fp1"]["Arguments"]
     hyperparameters = training["HyperParameters"]
-    assert hyperparameters["sagemaker_program"] == "steps/train.py"
+    assert hyperparameters["sagemaker_program"] == "steps.train"
     assert hyperparameters["sagemaker_submit_directory"].endswith("/sourcedir.tar.gz")
     assert hyperparameters["fn_weight"] == "200.0" and hyperparameters["fp_weight"] == "1.0"
     assert "sagemaker-xgboost" in training["AlgorithmSpecification"]["TrainingImage"]

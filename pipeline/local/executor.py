@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import string
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -195,6 +196,10 @@ class LocalExecutor:
         Called as ``on_step(step_name, status, details)`` whenever a step changes status.
     retry_interval_scale : float
         Multiplies retry policies' intervals (tests use 0 to retry at once).
+    job_python : str, optional
+        The interpreter that stands in for the images' Python in every job (default: this
+        environment's), e.g. one built with the container's pins
+        (``infra/container-requirements.txt``); see :func:`pipeline.local.jobs.check_job_python`.
     """
 
     def __init__(
@@ -203,12 +208,16 @@ class LocalExecutor:
         max_parallel: int | None = None,
         on_step: StepEvent | None = None,
         retry_interval_scale: float = 1.0,
+        job_python: str | None = None,
     ):
         cpus = os.cpu_count() or 1
         self.max_parallel = max_parallel or cpus
         if self.max_parallel < 1:
             raise UsageError(f"--max-parallel must be at least 1, got {self.max_parallel}")
-        self.home = Path(home)
+        # Absolute once, here: jobs run in their own folders, where a relative home would be
+        # joined again.
+        self.home = Path(home).absolute()
+        self.job_python = job_python or sys.executable
         self.bucket = LocalBucket(self.home / BUCKET_FOLDER)
         self.store = ExecutionStore(self.home)
         self.registry = ModelRegistry(self.home)
@@ -453,7 +462,9 @@ class LocalExecutor:
         name = f"pipelines-{run.execution_id}-{step['Name']}-{suffix}"[:63].rstrip("-").lower()
         folder = self.home / JOBS_FOLDER / run.execution_id / step["Name"] / f"attempt-{attempt}"
         folder.mkdir(parents=True, exist_ok=True)
-        return JobContext(name=name, folder=folder, stop=self.stop_event, threads=threads)
+        return JobContext(
+            name=name, folder=folder, stop=self.stop_event, threads=threads, python=self.job_python
+        )
 
     def _run_condition(
         self, run: _Run, step: dict[str, Any], pending: list[dict[str, Any]], done: set[str]

@@ -3,10 +3,20 @@
 Each job gets a folder that plays the container's root: its ``opt/ml/...`` tree holds the
 inputs (downloaded from the local bucket), the code, the model and the outputs, and every
 ``/opt/ml/...`` path in the job's arguments and environment is rewritten to point there.
-Training jobs run the way the framework containers run script mode: the source archive named
-by ``sagemaker_submit_directory`` is extracted to ``/opt/ml/code``, ``sagemaker_program`` runs
-with the other hyperparameters as ``--name value`` arguments and ``SM_*`` variables set, and
-``/opt/ml/model`` is tarred into ``model.tar.gz`` under the output path.
+Jobs run the way their containers run them, or not at all:
+
+* a processing job runs its ``ContainerEntrypoint`` and ``ContainerArguments`` as given; the
+  only program the executor can stand in for is the image's Python (``python``/``python3``),
+  which becomes the job interpreter (``--job-python``, default: this environment's);
+* a training job runs in script mode as the stock XGBoost container's launcher does
+  (``sagemaker_xgboost_container/training.py`` calls sagemaker-containers' ``run_module``):
+  the archive named by ``sagemaker_submit_directory`` is extracted to ``/opt/ml/code``, the
+  module name is ``sagemaker_program`` less a ``.py`` suffix (``_env._parse_module_name``), and
+  it runs as ``python -m <module> --name value ...`` from ``/opt/ml/code`` with SageMaker's
+  ``SM_*`` variables; ``/opt/ml/model`` is tarred into ``model.tar.gz`` under the output path.
+
+Anything the executor cannot run that way (another entrypoint program, a training job without
+script mode, a source bundle the container would ``pip install``) fails the step with a reason.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pipeline.errors import UsageError
 from pipeline.local.bucket import LocalBucket
 from steps.model_io import safe_extract
 
@@ -70,10 +81,20 @@ class JobStoppedError(Exception):
 
 @dataclass
 class JobContext:
+    """One job attempt: its name, its folder (absolute: it plays the container's root and is
+    the process's working directory), the stop signal, its cores and its interpreter."""
+
     name: str
     folder: Path
     stop: threading.Event
     threads: int
+    python: str = sys.executable
+
+    def __post_init__(self) -> None:
+        if not self.folder.is_absolute():
+            # A relative folder would be joined twice: once in the rewritten /opt/ml paths and
+            # once more by the job, whose working directory it is.
+            raise ValueError(f"a job folder must be absolute, got {self.folder}")
 
     def container_path(self, path: str) -> Path:
         return self.folder / PurePosixPath(path).relative_to("/")
@@ -96,17 +117,49 @@ def _job_environment(extra: dict[str, str], context: JobContext) -> dict[str, st
     return environment
 
 
-def _command(command: list[str], context: JobContext) -> list[str]:
-    mapped = [map_container_paths(str(part), context.folder) for part in command]
-    if mapped and mapped[0] in ("python", "python3"):
-        mapped[0] = sys.executable  # the container's interpreter is this environment's
-    return mapped
+#: Programs of the stock images that the executor runs with the job interpreter.
+CONTAINER_PYTHONS = ("python", "python3")
+
+
+def container_module_name(program: str) -> str:
+    """The module the XGBoost container's script mode runs for ``sagemaker_program``.
+
+    sagemaker-containers 2.8 (``_env.Environment._parse_module_name``) drops a ``.py`` suffix and
+    nothing else; ``run_module`` then runs ``python -m <name>`` from ``/opt/ml/code``. So
+    ``steps.train`` runs the ``steps`` package's ``train`` module, while ``steps/train.py``
+    becomes ``python -m steps/train``, which no interpreter can import.
+    """
+    return program[: -len(".py")] if program.endswith(".py") else program
+
+
+def _processing_command(specification: dict[str, Any], context: JobContext) -> list[str]:
+    entrypoint = [str(part) for part in specification.get("ContainerEntrypoint", [])]
+    if not entrypoint:
+        raise JobError(
+            "ClientError: the job has no ContainerEntrypoint, so it would run the image's own "
+            "entrypoint, which the local executor cannot run: give the step an entrypoint",
+            "ClientError",
+        )
+    if entrypoint[0] not in CONTAINER_PYTHONS:
+        raise JobError(
+            f"ClientError: the local executor runs processing entrypoints that start with the "
+            f"image's Python ({' or '.join(CONTAINER_PYTHONS)}), not '{entrypoint[0]}'",
+            "ClientError",
+        )
+    command = [*entrypoint, *(str(a) for a in specification.get("ContainerArguments", []))]
+    mapped = [map_container_paths(part, context.folder) for part in command]
+    return [context.python, *mapped[1:]]
 
 
 def run_process(
-    command: list[str], environment: dict[str, str], context: JobContext, max_runtime: float | None
+    command: list[str],
+    environment: dict[str, str],
+    context: JobContext,
+    max_runtime: float | None,
+    cwd: Path | None = None,
 ) -> None:
-    """Run one job process to completion, streaming its output to files under logs/."""
+    """Run one job process to completion, streaming its output to files under logs/; it runs
+    in ``cwd`` (default: the job folder)."""
     logs = context.folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -114,7 +167,7 @@ def run_process(
         try:
             process = subprocess.Popen(
                 _guarded(command),
-                cwd=context.folder,
+                cwd=cwd or context.folder,
                 env=environment,
                 stdout=stdout,
                 stderr=stderr,
@@ -194,14 +247,7 @@ def run_processing_job(
     config_dir = context.container_path(f"{CONTAINER_ROOT}/config")
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "processingjobconfig.json").write_text(json.dumps(arguments, indent=1))
-    specification = arguments["AppSpecification"]
-    command = _command(
-        [
-            *specification.get("ContainerEntrypoint", []),
-            *specification.get("ContainerArguments", []),
-        ],
-        context,
-    )
+    command = _processing_command(arguments["AppSpecification"], context)
     environment = _job_environment(arguments.get("Environment", {}), context)
     max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     run_process(command, environment, context, max_runtime)
@@ -235,6 +281,23 @@ def run_training_job(
     code_dir = context.container_path(f"{CONTAINER_ROOT}/code")
     code_dir.mkdir(parents=True, exist_ok=True)
     safe_extract(bucket.path(submit_directory), code_dir)
+    installed = [name for name in ("setup.py", "requirements.txt") if (code_dir / name).exists()]
+    if installed:
+        # The container pip-installs such a bundle into its own environment before running it;
+        # doing that here would change the job interpreter's environment.
+        raise JobError(
+            f"ClientError: the source bundle holds {installed[0]}, which the container would "
+            "pip install before training; the local executor does not install packages",
+            "ClientError",
+        )
+    module = container_module_name(program)
+    hosts = int(arguments.get("ResourceConfig", {}).get("InstanceCount", 1))
+    if hosts != 1:
+        raise JobError(
+            f"ClientError: the training job asks for {hosts} instances; the local executor runs "
+            "training on one host (set TrainingInstanceCount to 1)",
+            "ClientError",
+        )
     channels = []
     for channel in arguments.get("InputDataConfig", []):
         name = channel["ChannelName"]
@@ -280,9 +343,9 @@ def run_training_job(
         **arguments.get("Environment", {}),
     }
     environment = _job_environment(sm_environment, context)
-    command = [sys.executable, str(code_dir / program), *user_args]
+    command = [context.python, "-m", module, *user_args]
     max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    run_process(command, environment, context, max_runtime)
+    run_process(command, environment, context, max_runtime, cwd=code_dir)
     output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     artifacts = f"{output_path}/{context.name}/output/model.tar.gz"
     archive = context.folder / "model.tar.gz"
@@ -303,3 +366,53 @@ def clean_job_folder(context: JobContext) -> None:
     """Drop a finished job's copies of its inputs and outputs; keep its logs."""
     shutil.rmtree(context.folder / "opt", ignore_errors=True)
     (context.folder / "model.tar.gz").unlink(missing_ok=True)
+
+
+#: What every job imports: an interpreter without these cannot stand in for the images' Python.
+JOB_MODULES = ("numpy", "pandas", "pyarrow", "sklearn", "xgboost")
+_JOB_PYTHON_PROBE = (
+    "import importlib, json, sys\n"
+    "missing = []\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "    except Exception:\n"
+    "        missing.append(name)\n"
+    "print(json.dumps({'version': list(sys.version_info[:2]), 'missing': missing}))\n"
+)
+MIN_JOB_PYTHON = (3, 10)
+
+
+def check_job_python(python: str) -> str:
+    """The job interpreter as an absolute path, once it is known to run the steps' imports."""
+    found = shutil.which(python)
+    if found is None:
+        raise UsageError(
+            f"job interpreter '{python}' is not an executable file: give the path of a Python "
+            "(for example .venv-container/bin/python)"
+        )
+    try:
+        probe = subprocess.run(
+            [found, "-c", _JOB_PYTHON_PROBE, *JOB_MODULES],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        report = json.loads(probe.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        raise UsageError(
+            f"job interpreter '{python}' did not run as Python: give the path of a Python"
+        ) from None
+    if tuple(report["version"]) < MIN_JOB_PYTHON:
+        raise UsageError(
+            f"job interpreter '{python}' is Python {'.'.join(map(str, report['version']))}; the "
+            f"steps need {'.'.join(map(str, MIN_JOB_PYTHON))} or newer"
+        )
+    if report["missing"]:
+        raise UsageError(
+            f"job interpreter '{python}' cannot import {', '.join(report['missing'])}: install "
+            "the steps' libraries into it (pip install -r infra/container-requirements.txt)"
+        )
+    # Not resolve(): a virtual environment's python is a link whose target is not that venv.
+    return str(Path(found).absolute())
