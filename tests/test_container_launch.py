@@ -220,7 +220,7 @@ def test_the_training_script_refuses_several_hosts(monkeypatch):
     from steps.train import check_single_host
 
     monkeypatch.setenv("SM_HOSTS", '["algo-1", "algo-2"]')
-    with pytest.raises(InputError, match="runs on 2 instances.*TrainingInstanceCount to 1"):
+    with pytest.raises(InputError, match=r"runs on 2 instances.*TrainingInstanceCount to 1"):
         check_single_host()
     monkeypatch.setenv("SM_HOSTS", '["algo-1"]')
     check_single_host()
@@ -239,7 +239,7 @@ def test_the_job_interpreter_is_checked_before_anything_runs(tmp_path):
     with pytest.raises(UsageError, match="not an executable file"):
         check_job_python(str(tmp_path / "no-python"))
     bare = tmp_path / "bare-python"
-    bare.write_text("#!/bin/sh\nexec python3 -S -I \"$@\"\n")
+    bare.write_text('#!/bin/sh\nexec python3 -S -I "$@"\n')
     bare.chmod(0o755)
     with pytest.raises(UsageError, match="cannot import numpy"):
         check_job_python(str(bare))
