@@ -2,8 +2,8 @@
 
 cfn-lint (in the dev extra) and checkov (in its own virtual environment, see
 infra/requirements-checkov.txt) check every template; the other tests parse the templates and
-the CI files and check the properties that matter. Nothing here calls AWS. A missing tool fails
-the tests, it never skips them.
+the CI files and check the properties that matter. Nothing here calls AWS. A missing checkov
+fails the tests under CI (which installs it) and skips them elsewhere, saying how to install it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.external import missing_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -211,13 +213,10 @@ def checkov_executable() -> str:
     configured = os.environ.get(CHECKOV_ENV)
     path = Path(configured) if configured else CHECKOV_DEFAULT
     if not path.is_file():
-        pytest.fail(
-            f"checkov not found at {path}. It lives in its own virtual environment (it cannot "
-            f"share .venv, see {CHECKOV_REQUIREMENTS.relative_to(ROOT)}): run .ci/run, or\n"
-            f"  python3 -m venv .venv-checkov && .venv-checkov/bin/python -m pip install -r "
-            f"{CHECKOV_REQUIREMENTS.relative_to(ROOT)}\nor set {CHECKOV_ENV} to a checkov "
-            "executable.",
-            pytrace=False,
+        missing_tool(
+            f"checkov not found at {path} (it needs its own environment, see "
+            f"{CHECKOV_REQUIREMENTS.relative_to(ROOT)}): python3 -m venv .venv-checkov && "
+            f".venv-checkov/bin/pip install -r {CHECKOV_REQUIREMENTS.relative_to(ROOT)}"
         )
     return str(path)
 

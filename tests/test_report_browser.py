@@ -6,8 +6,8 @@ its ``data:`` images, that every figure rendered with a non-zero size, that no s
 into the page, and that a full-page screenshot is not blank. Screenshots are kept in the test's
 temporary folder (and copied to ``$COSTPIPE_SCREENSHOT_DIR`` when that is set).
 
-Without Chromium the test fails under CI (``CI`` or ``COSTPIPE_REQUIRE_CHROMIUM`` set, as
-``.ci/run`` does) and is skipped elsewhere, with the command that installs it.
+Without Chromium the test fails under CI (``CI=true``, as ``.ci/run`` runs) and is skipped
+elsewhere, with the command that installs it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from pipeline.report import write_report
 from pipeline.report.local import load_local
 from tests.browser import Browser, chromium, find_chromium
+from tests.external import missing_tool
 from tests.report_support import EVIL, ReportHome, multilabel_data, report_home
 
 FIGURES_SCRIPT = """(() => {
@@ -60,9 +61,7 @@ def require_chromium() -> str:
         "Chromium is not installed: apt-get install -y --no-install-recommends chromium "
         "(or point COSTPIPE_CHROMIUM at a Chromium binary)"
     )
-    if os.environ.get("CI") or os.environ.get("COSTPIPE_REQUIRE_CHROMIUM"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_tool(message)
 
 
 def pixel_spread(png: bytes) -> tuple[float, float]:
