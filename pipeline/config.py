@@ -1,23 +1,31 @@
 """The run configuration: a TOML file, overridden by command-line flags, checked up front.
 
-Every key is known in advance; an unknown key, a wrong type or an impossible value is a
-:class:`~pipeline.errors.UsageError` naming the key, before anything runs.
+Every key is declared once, in :mod:`pipeline.options` (its type, default and allowed values);
+the sections here are built from that table. An unknown key, a wrong type or an impossible
+value is a :class:`~pipeline.errors.UsageError` naming the key, before anything runs.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
-from steps.checks import (
-    DEFAULT_SAMPLES,
-    DEFAULT_THRESHOLD_IMBALANCE,
-    DEFAULT_THRESHOLD_MISPREDICTION,
+from pipeline.options import (
+    APPROVAL_STATUSES,
+    BY_KEY,
+    DEFAULT_XGBOOST_CONTAINER,
+    LABEL_COSTS,
+    NO_COST_LIMIT,
+    NUMBER,
+    SECTIONS,
+    TEXT,
+    TEXT_LIST,
+    WHOLE,
+    Option,
+    section_options,
 )
 from steps.costs import (
     CostMatrix,
@@ -28,106 +36,52 @@ from steps.costs import (
     validate_cost_settings,
 )
 
-#: "No limit" for MaxCostPerDecision: the largest float, since JSON has no infinity.
-NO_COST_LIMIT = sys.float_info.max
-DEFAULT_XGBOOST_CONTAINER = "3.0-5"
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+__all__ = [
+    "APPROVAL_STATUSES",
+    "DEFAULT_XGBOOST_CONTAINER",
+    "NO_COST_LIMIT",
+    "AwsConfig",
+    "ChecksConfig",
+    "Config",
+    "CostConfig",
+    "DataConfig",
+    "EvaluationConfig",
+    "RegistryConfig",
+    "SplitConfig",
+    "TrainingConfig",
+    "from_mapping",
+    "load_config",
+    "override",
+    "parse_settings_flag",
+    "validate",
+]
 
 
-@dataclass(frozen=True)
-class DataConfig:
-    path: str = ""
-    test_path: str = ""
-    target: str = ""
-    positive_label: str = ""
-    label_name: str = ""
-    categorical: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()
-    # Multi-label: several 0/1 columns, or one column of labels joined by label_delimiter.
-    targets: tuple[str, ...] = ()
-    label_delimiter: str = ""
-    no_label: str = ""  # a label name for rows with none; empty: such rows are an error
-    text: tuple[str, ...] = ()  # text columns, turned into TF-IDF features
-    text_max_features: int = 1000
+def _section_class(section: str, doc: str) -> type:
+    """A frozen dataclass of one config section, its fields and defaults from the table."""
+    annotations = {TEXT: "str", WHOLE: "int", NUMBER: "float", TEXT_LIST: "tuple[str, ...]"}
+    specs: list[tuple[str, str, Any]] = []
+    for option in section_options(section):
+        if option.kind == LABEL_COSTS:
+            specs.append((option.name, "dict[str, dict[str, float]]", field(default_factory=dict)))
+        elif option.default is None:
+            specs.append((option.name, annotations[option.kind] + " | None", field(default=None)))
+        else:
+            specs.append((option.name, annotations[option.kind], field(default=option.default)))
+    cls = make_dataclass(f"{section.title()}Config", specs, frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = doc
+    return cls
 
 
-@dataclass(frozen=True)
-class SplitConfig:
-    validation_fraction: float = 0.2
-    test_fraction: float = 0.2
-    oversample_ratio: float = 0.0
-    oversample_min_count: int = 0  # multi-label: raise every label to this many positives
-    min_label_count: int = 10  # fewest positives per label in the training split
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    # None: the grid derived from the cost matrix; an explicit list must not be empty.
-    cost_settings: tuple[str, ...] | None = None
-    objective: str = "weighted"
-    num_round: int = 300
-    max_depth: int = 4
-    eta: float = 0.05
-    min_child_weight: float = 1.0
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    reg_lambda: float = 1.0
-    max_bin: int = 256
-    seed: int = 0
-    # Thresholds come from out-of-fold scores (cv_folds folds over train + validation) up to
-    # cv_max_rows rows; 0 folds, or more rows, tune on the validation split instead.
-    cv_folds: int = 5
-    cv_max_rows: int = 200_000
-    # One multi-output booster for all labels (cheaper on yeast, see the README) or one per label.
-    multilabel_strategy: str = "multi-output"
-
-
-@dataclass(frozen=True)
-class EvaluationConfig:
-    threshold_objective: str = "cost"
-    # Cost thresholds on the tuning scores as they are, or under kernel-smoothed score
-    # distributions (no measurable gain on breast cancer, see the README).
-    threshold_smoothing: str = "none"
-    max_cost_per_decision: float = NO_COST_LIMIT
-    bootstrap_resamples: int = 2000
-
-
-@dataclass(frozen=True)
-class ChecksConfig:
-    threshold_imbalance: float = DEFAULT_THRESHOLD_IMBALANCE
-    threshold_misprediction: float = DEFAULT_THRESHOLD_MISPREDICTION
-    samples: int = DEFAULT_SAMPLES
-
-
-@dataclass(frozen=True)
-class RegistryConfig:
-    model_package_group: str = "costpipe"
-    approval_status: str = "PendingManualApproval"
-
-
-@dataclass(frozen=True)
-class AwsConfig:
-    pipeline_name: str = "costpipe"
-    region: str = "us-east-1"
-    role_arn: str = ""
-    bucket: str = ""
-    state_machine_role_arn: str = ""
-    processing_instance_type: str = "ml.m5.xlarge"
-    processing_instance_count: int = 1
-    training_instance_type: str = "ml.m5.xlarge"
-    training_instance_count: int = 1
-    xgboost_container_version: str = DEFAULT_XGBOOST_CONTAINER
-
-
-@dataclass(frozen=True)
-class CostConfig:
-    tp: float = 0.0
-    fp: float = 1.0
-    fn: float = 1.0
-    tn: float = 0.0
-    # Per-label overrides of the entries above: {"threat": {"fn": 500.0}}.
-    labels: dict[str, dict[str, float]] = field(default_factory=dict)
+DataConfig = _section_class("data", "The data file(s), the target(s) and the feature columns.")
+CostConfig = _section_class("costs", "The cost matrix, and per-label overrides of its entries.")
+SplitConfig = _section_class("split", "The train/validation/test split and oversampling.")
+TrainingConfig = _section_class("training", "The cost settings and XGBoost's parameters.")
+EvaluationConfig = _section_class("evaluation", "Thresholds, pricing and the register limit.")
+ChecksConfig = _section_class("checks", "The class-imbalance checks (SageMaker Debugger's).")
+RegistryConfig = _section_class("registry", "The model package group and approval status.")
+AwsConfig = _section_class("aws", "Where the pipeline runs on AWS, and its instances.")
 
 
 @dataclass(frozen=True)
@@ -180,6 +134,7 @@ _SECTION_TYPES = {
     "registry": RegistryConfig,
     "aws": AwsConfig,
 }
+assert tuple(_SECTION_TYPES) == SECTIONS
 
 
 def load_config(path: Path | None) -> Config:
@@ -216,52 +171,52 @@ def from_mapping(raw: dict[str, Any], source: str = "config") -> Config:
             f"{', '.join(_SECTION_TYPES)}"
         )
     sections = {}
-    for name, section_type in _SECTION_TYPES.items():
+    for name in _SECTION_TYPES:
         values = raw.get(name, {})
         if not isinstance(values, dict):
             raise UsageError(f"{source}: [{name}] must be a table of keys, got {values!r}")
-        sections[name] = _section(section_type, values, f"{source}: [{name}]")
+        sections[name] = _section(name, values, f"{source}: [{name}]")
     return validate(Config(**sections))
 
 
-def _section(section_type: type, values: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(section_type)}
+def _section(section: str, values: dict[str, Any], where: str) -> Any:
+    known = {option.name: option for option in section_options(section)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise UsageError(
             f"{where} has an unknown key '{unknown[0]}': the keys are {', '.join(known)}"
         )
     converted = {
-        key: _convert(value, known[key].type, f"{where} {key}") for key, value in values.items()
+        key: _convert(value, known[key], f"{where} {key}") for key, value in values.items()
     }
-    return section_type(**converted)
+    return _SECTION_TYPES[section](**converted)
 
 
-def _convert(value: Any, annotation: Any, where: str) -> Any:
-    kind = str(annotation)
-    if kind == "str":
+def _convert(value: Any, option: Option, where: str) -> Any:
+    """A TOML value as the option's kind, or a UsageError naming the key."""
+    if option.kind == TEXT:
         if not isinstance(value, str):
             raise UsageError(f"{where} must be text, got {value!r}")
         return value
-    if kind == "int":
+    if option.kind == WHOLE:
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"{where} must be a whole number, got {value!r}")
         return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UsageError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if kind.startswith("dict"):
+    if option.kind == NUMBER:
+        return _number(value, where)
+    if option.kind == LABEL_COSTS:
         return _label_costs(value, where)
-    if kind.endswith("| None"):
-        return _convert(value, kind.removesuffix("| None").strip(), where)
-    if kind.startswith("tuple"):
-        if isinstance(value, str):
-            value = [item.strip() for item in value.split(",") if item.strip()]
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise UsageError(f"{where} must be a list of text, got {value!r}")
-        return tuple(value)
-    raise AssertionError(f"unhandled config type {kind}")  # a bug in this module, not input
+    if isinstance(value, str):  # a list of text, also as one comma-separated text
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise UsageError(f"{where} must be a list of text, got {value!r}")
+    return tuple(value)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{where} must be a number, got {value!r}")
+    return float(value)
 
 
 def _label_costs(value: Any, where: str) -> dict[str, dict[str, float]]:
@@ -276,8 +231,7 @@ def _label_costs(value: Any, where: str) -> dict[str, dict[str, float]]:
         if unknown:
             raise UsageError(f"{where}.{label} has an unknown key '{unknown[0]}': use tp/fp/fn/tn")
         checked[label] = {
-            key: _convert(number, "float", f"{where}.{label} {key}")
-            for key, number in entries.items()
+            key: _number(number, f"{where}.{label} {key}") for key, number in entries.items()
         }
     return checked
 
@@ -292,105 +246,46 @@ def override(config: Config, section: str, **values: Any) -> Config:
 
 
 def validate(config: Config) -> Config:
-    """Check values that have a valid range; the cost matrix and settings check themselves."""
+    """Check every option against its declared constraint, then the rules that tie options
+    together; the cost matrix and settings check themselves."""
+    for option in BY_KEY.values():
+        problem = option.problem(getattr(getattr(config, option.section), option.name))
+        if problem:
+            raise UsageError(problem)
+    for rule in _RULES:
+        rule(config)
+    return config
+
+
+def _split_rule(config: Config) -> None:
     split = config.split
-    for name in ("validation_fraction", "test_fraction"):
-        value = getattr(split, name)
-        if not 0 <= value < 1:
-            raise UsageError(f"split {name} must be in [0, 1), got {value}")
     if split.validation_fraction <= 0:
         raise UsageError("split validation_fraction must be above 0: thresholds are tuned on it")
     if split.validation_fraction + split.test_fraction >= 0.9:
         raise UsageError("split validation_fraction + test_fraction must stay below 0.9")
-    if not 0 <= split.oversample_ratio <= 1:
+
+
+def _instances_rule(config: Config) -> None:
+    count = config.aws.training_instance_count
+    if count > 1:
         raise UsageError(
-            "split oversample_ratio must be in [0, 1] (0 turns it off), got "
-            f"{split.oversample_ratio}"
+            f"aws training_instance_count is {count}, but training across instances is not "
+            "supported yet (each instance would train the whole model alone on all the data): "
+            "set it to 1 and raise training_instance_type instead"
         )
-    training = config.training
-    if training.objective not in ("weighted", "custom"):
-        raise UsageError(
-            f"training objective must be 'weighted' or 'custom', got {training.objective!r}"
-        )
-    if training.cv_folds == 1 or training.cv_folds < 0:
-        raise UsageError(f"training cv_folds must be 0 or at least 2, got {training.cv_folds}")
-    if training.cv_max_rows < 0:
-        raise UsageError(f"training cv_max_rows must be >= 0, got {training.cv_max_rows}")
-    positive_ints = ("num_round", "max_depth", "max_bin")
-    for name in positive_ints:
-        if getattr(training, name) < 1:
-            raise UsageError(f"training {name} must be at least 1, got {getattr(training, name)}")
-    for name in ("eta", "subsample", "colsample_bytree"):
-        value = getattr(training, name)
-        if not 0 < value <= 1:
-            raise UsageError(f"training {name} must be in (0, 1], got {value}")
-    for name in ("min_child_weight", "reg_lambda"):
-        value = getattr(training, name)
-        if not (math.isfinite(value) and value >= 0):
-            raise UsageError(f"training {name} must be a finite number >= 0, got {value}")
-    evaluation = config.evaluation
-    if evaluation.threshold_objective not in ("cost", "f1"):
-        raise UsageError(
-            "evaluation threshold_objective must be 'cost' or 'f1', got "
-            f"{evaluation.threshold_objective!r}"
-        )
-    if evaluation.threshold_smoothing not in ("kernel", "none"):
-        raise UsageError(
-            "evaluation threshold_smoothing must be 'kernel' or 'none', got "
-            f"{evaluation.threshold_smoothing!r}"
-        )
-    if math.isnan(evaluation.max_cost_per_decision):
-        raise UsageError("evaluation max_cost_per_decision is NaN: give a number")
-    if evaluation.bootstrap_resamples < 100:
-        raise UsageError(
-            "evaluation bootstrap_resamples must be at least 100, got "
-            f"{evaluation.bootstrap_resamples}"
-        )
-    checks = config.checks
-    if not (math.isfinite(checks.threshold_imbalance) and checks.threshold_imbalance >= 1):
-        raise UsageError(
-            f"checks threshold_imbalance must be >= 1, got {checks.threshold_imbalance}"
-        )
-    if not 0 < checks.threshold_misprediction <= 1:
-        raise UsageError(
-            "checks threshold_misprediction must be in (0, 1], got "
-            f"{checks.threshold_misprediction}"
-        )
-    if checks.samples < 0:
-        raise UsageError(f"checks samples must be >= 0, got {checks.samples}")
-    if config.registry.approval_status not in APPROVAL_STATUSES:
-        raise UsageError(
-            f"registry approval_status must be one of {', '.join(APPROVAL_STATUSES)}, got "
-            f"{config.registry.approval_status!r}"
-        )
-    aws = config.aws
-    for name in ("processing_instance_count", "training_instance_count"):
-        if getattr(aws, name) < 1:
-            raise UsageError(f"aws {name} must be at least 1, got {getattr(aws, name)}")
-    if aws.training_instance_count > 1:
-        raise UsageError(
-            f"aws training_instance_count is {aws.training_instance_count}, but training across "
-            "instances is not supported yet (each instance would train the whole model alone "
-            "on all the data): set it to 1 and raise training_instance_type instead"
-        )
+
+
+def _targets_rule(config: Config) -> None:
     data = config.data
     if data.targets and data.label_delimiter:
         raise UsageError("data targets and label_delimiter exclude each other: choose one")
     if data.targets and data.target:
         raise UsageError("data target and targets exclude each other: give one of them")
-    multilabel = bool(data.targets or data.label_delimiter)
-    if config.costs.labels and not multilabel:
+    if config.costs.labels and not (data.targets or data.label_delimiter):
         raise UsageError("per-label costs ([costs.labels]) need a multi-label target")
-    if training.multilabel_strategy not in ("per-label", "multi-output"):
-        raise UsageError(
-            "training multilabel_strategy must be 'per-label' or 'multi-output', got "
-            f"{training.multilabel_strategy!r}"
-        )
-    if data.text_max_features < 1:
-        raise UsageError(f"data text_max_features must be at least 1, got {data.text_max_features}")
-    for name in ("oversample_min_count", "min_label_count"):
-        if getattr(split, name) < 0:
-            raise UsageError(f"split {name} must be >= 0, got {getattr(split, name)}")
+
+
+def _costs_rule(config: Config) -> None:
     config.cost_matrix  # noqa: B018  (raises UsageError for a bad matrix)
     for label, entries in config.costs.labels.items():
         try:
@@ -398,7 +293,10 @@ def validate(config: Config) -> Config:
         except InputError as error:
             raise UsageError(f"costs for label '{label}': {error}") from None
     config.settings  # noqa: B018  (raises UsageError for bad or duplicated settings)
-    return config
+
+
+#: Checks that involve more than one option, in the order they run.
+_RULES = (_split_rule, _instances_rule, _targets_rule, _costs_rule)
 
 
 def parse_settings_flag(text: str) -> tuple[str, ...]:

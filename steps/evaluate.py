@@ -37,6 +37,7 @@ from steps.checks import (
     DEFAULT_THRESHOLD_MISPREDICTION,
     multilabel_misprediction_check,
 )
+from steps.choices import THRESHOLD_OBJECTIVES, THRESHOLD_SMOOTHINGS
 from steps.costs import (
     OUTCOMES,
     ConfusionCounts,
@@ -53,10 +54,6 @@ from steps.smoothing import smoothed_cost
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
 
 PROCESSING_ROOT = Path("/opt/ml/processing")
-THRESHOLD_OBJECTIVES = ("cost", "f1")
-#: How the cost-optimal threshold is found: under kernel-smoothed score distributions, or on
-#: the tuning scores as they are (see steps/smoothing.py).
-THRESHOLD_SMOOTHINGS = ("kernel", "none")
 EVALUATION_FILE = "evaluation.json"
 SCORES_FILE = "scores.parquet"
 #: Longest value SageMaker accepts in a model package's CustomerMetadataProperties.

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from steps.choices import MULTILABEL_STRATEGIES
 from steps.data import apply_schema
 from steps.errors import InputError
 from steps.linear import fit_linear_inputs, linear_inputs
@@ -33,7 +34,7 @@ from steps.objective import (
 )
 from steps.text import fit_text_features, transform_text
 
-STRATEGIES = ("per-label", "multi-output")
+STRATEGIES = MULTILABEL_STRATEGIES
 
 
 def booster_params(args: argparse.Namespace, base_score: float) -> Dict[str, Any]:

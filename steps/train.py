@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from steps.choices import OBJECTIVE_IMPLEMENTATIONS
 from steps.costs import BOOSTERS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
@@ -40,7 +41,6 @@ from steps.preprocess_io import read_profile, read_split
 from steps.stratify import iterative_stratification
 from steps.text import DEFAULT_MAX_FEATURES
 
-OBJECTIVE_IMPLEMENTATIONS = ("weighted", "custom")
 DEFAULT_CV_FOLDS = 5
 DEFAULT_CV_MAX_ROWS = 200_000
 SPLIT_COLUMN = "__split__"

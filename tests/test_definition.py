@@ -11,8 +11,8 @@ import pytest
 from pipeline.code_bundle import CodeBundle
 from pipeline.config import override
 from pipeline.definition import Target, build_definition
-from pipeline.expressions import references
-from pipeline.graph import all_steps, branch_members, dependencies
+from pipeline.definition.expressions import references
+from pipeline.definition.graph import all_steps, branch_members, dependencies
 from tests.conftest import fast_config
 
 INPUT = "s3://costpipe-artifacts/costpipe/data/abc/bc.csv"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.expressions import (
+from pipeline.definition.expressions import (
     ExpressionError,
     condition_holds,
     evaluate,

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.code_bundle import CodeBundle
 from pipeline.definition import Target, build_definition
+from pipeline.definition.graph import all_steps, check_graph
 from pipeline.errors import GraphError
-from pipeline.graph import all_steps, check_graph
 from tests.conftest import fast_config
 
 

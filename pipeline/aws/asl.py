@@ -47,10 +47,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.definition.expressions import ExpressionError, is_expression, parse_path
+from pipeline.definition.expressions import _as_text as _text  # how Std:Join writes constants
+from pipeline.definition.graph import all_steps, check_graph, dependencies
 from pipeline.errors import InputError, UsageError
-from pipeline.expressions import ExpressionError, is_expression, parse_path
-from pipeline.expressions import _as_text as _text  # how Std:Join writes constants
-from pipeline.graph import all_steps, check_graph, dependencies
 
 #: The execution input's key that holds the parameter values.
 INPUT_KEY = "Parameters"
@@ -153,7 +153,7 @@ def translate(definition: dict[str, Any]) -> dict[str, Any]:
     TranslationError
         For a step type, property or expression with no translation, naming the step.
     GraphError
-        For a definition whose graph is broken (see :func:`pipeline.graph.check_graph`).
+        For a definition whose graph is broken (see :func:`pipeline.definition.graph.check_graph`).
     """
     check_graph(definition)
     return _Translator(definition).state_machine()

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.aws.waiting import FAILED, RUNNING, STOPPED, SUCCEEDED, Snapshot, StepState
+from pipeline.definition.expressions import _as_text
+from pipeline.definition.parameters import resolve_parameters
 from pipeline.errors import UsageError
-from pipeline.expressions import _as_text
-from pipeline.local.executor import resolve_parameters
 
 #: SageMaker's execution statuses, by outcome.
 OUTCOMES = {

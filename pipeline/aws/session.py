@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import AwsConfig
-from pipeline.definition import Target
+from pipeline.definition.names import Target
 from pipeline.errors import UsageError
 
 #: Environment variables that stand in for flags, by setting.

@@ -15,8 +15,8 @@ from typing import Any
 from pipeline.aws.asl import execution_input, parameter_declarations
 from pipeline.aws.sagemaker import Upserted
 from pipeline.aws.waiting import FAILED, RUNNING, STOPPED, SUCCEEDED, Snapshot, StepState
+from pipeline.definition.parameters import resolve_parameters
 from pipeline.errors import UsageError
-from pipeline.local.executor import resolve_parameters
 
 OUTCOMES = {
     "RUNNING": RUNNING,

@@ -14,8 +14,8 @@ from typing import Any
 
 from pipeline.code_bundle import CodeBundle
 from pipeline.config import Config
-from pipeline.definition import Target
-from pipeline.deploy import data_uri
+from pipeline.definition.inputs import data_uri
+from pipeline.definition.names import Target
 from pipeline.errors import UsageError
 from steps.data import find_data_file
 

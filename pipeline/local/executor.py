@@ -30,15 +30,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UsageError
-from pipeline.expressions import (
+from pipeline.definition.expressions import (
     ExpressionError,
     condition_holds,
     evaluate,
     lookup,
     parse_path,
 )
-from pipeline.graph import all_steps, check_graph, dependencies
+from pipeline.definition.graph import all_steps, check_graph, dependencies
+from pipeline.definition.parameters import resolve_parameters
+from pipeline.errors import UsageError
 from pipeline.local.bucket import LocalBucket
 from pipeline.local.jobs import (
     JobContext,
@@ -103,43 +104,6 @@ def parse_duration(text: str) -> timedelta:
         minutes=minutes,
         seconds=seconds,
     )
-
-
-def resolve_parameters(declared: list[dict[str, Any]], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Parameter values: declared defaults, replaced by overrides of the right type."""
-    types = {p["Name"]: p["Type"] for p in declared}
-    unknown = sorted(set(overrides) - set(types))
-    if unknown:
-        raise UsageError(
-            f"unknown pipeline parameter '{unknown[0]}': the parameters are "
-            f"{', '.join(sorted(types))}"
-        )
-    values = {p["Name"]: p.get("DefaultValue") for p in declared}
-    for name, value in overrides.items():
-        values[name] = _typed(name, types[name], value)
-    missing = [name for name, value in values.items() if value is None]
-    if missing:
-        raise UsageError(f"pipeline parameter '{missing[0]}' has no default: give it a value")
-    return values
-
-
-def _typed(name: str, kind: str, value: Any) -> Any:
-    try:
-        if kind == "Integer":
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if kind == "Float":
-            return float(value)
-        if kind == "Boolean":
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false"):
-                    raise ValueError
-                return value.lower() == "true"
-            return bool(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"pipeline parameter '{name}' must be {kind}, got {value!r}") from None
 
 
 @dataclass

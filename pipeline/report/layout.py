@@ -1,6 +1,6 @@
 """Lay a pipeline definition's DAG out in layers, left to right.
 
-Each step sits one layer after the latest of the steps it needs (``pipeline.graph.
+Each step sits one layer after the latest of the steps it needs (``pipeline.definition.graph.
 dependencies``); a step inside a condition's branch sits after its condition step. So the
 bundled pipeline reads Preprocess | the training steps side by side | Evaluate | CheckCheapest |
 the true and false branches. Edges are drawn only where no longer path already connects the two
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.graph import all_steps, branch_members, dependencies
+from pipeline.definition.graph import all_steps, branch_members, dependencies
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def built_definition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         from pipeline.code_bundle import CodeBundle
         from pipeline.config import load_config
         from pipeline.definition import Target, build_definition
-        from pipeline.deploy import data_uri
+        from pipeline.definition.inputs import data_uri
 
         folder = tmp_path_factory.mktemp("definition")
         config = load_config(write_config(folder, write_dataset(folder)))

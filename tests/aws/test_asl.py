@@ -17,7 +17,7 @@ from pipeline.aws.asl import (
     parameter_declarations,
     translate,
 )
-from pipeline.graph import all_steps, dependencies
+from pipeline.definition.graph import all_steps, dependencies
 from tests.aws.support import (
     ROLE,
     built_definition,

@@ -1,6 +1,8 @@
 """The SageMaker pipeline definition, built with the SDK's workflow classes.
 
-One function per step, each taking what it depends on, so the DAG reads from the signatures:
+One function per step whose parameters are its inputs, typed (as Hamilton's nodes are): the
+steps it reads from, the pipeline's :class:`Parameters`, and the :class:`JobSetup` every job
+shares (code, image, target, session). The DAG reads from the signatures:
 
     Preprocess -> Train<setting> (one per cost setting, in parallel) -> Evaluate
         -> CheckCheapest -> RegisterCheapest | NothingRegistered (fail)
@@ -19,47 +21,47 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.code_bundle import CodeBundle
 from pipeline.config import Config
+from pipeline.definition.names import (
+    CACHE_EXPIRY,
+    CODE_ROOT,
+    CONTENT_TYPES,
+    EVALUATION_OUTPUT,
+    EVALUATION_PROPERTY_FILE,
+    INFERENCE_INSTANCE_TYPES,
+    PREPROCESS_OUTPUTS,
+    PROCESSING_ROOT,
+    STEP_CHECK,
+    STEP_EVALUATE,
+    STEP_FAIL,
+    STEP_PREPROCESS,
+    STEP_REGISTER,
+    TRAINING_CODE_ROOT,
+    TRAINING_MODULE,
+    Target,
+)
+from pipeline.definition.parameters import (
+    INPUT_DATA,
+    TEST_DATA,
+    Parameters,
+    job_argument_values,
+    pipeline_parameters,
+)
+from pipeline.options import EVALUATE, PREPROCESS, TRAIN
 from steps.costs import CostSetting
 
-PROCESSING_ROOT = "/opt/ml/processing"
-CODE_ROOT = f"{PROCESSING_ROOT}/input/code"
-TRAINING_CODE_ROOT = "/opt/ml/code"
-#: ``sagemaker_program`` of the training jobs. The XGBoost container's script mode runs
-#: ``python -m <sagemaker_program less .py>`` from /opt/ml/code, so this must be a module name
-#: (``steps/train.py`` would become ``python -m steps/train``, which cannot be imported).
-TRAINING_MODULE = "steps.train"
-PREPROCESS_OUTPUTS = ("train", "validation", "test", "profile")
-EVALUATION_PROPERTY_FILE = "EvaluationReport"
-EVALUATION_OUTPUT = "evaluation"
-STEP_PREPROCESS = "Preprocess"
-STEP_EVALUATE = "Evaluate"
-STEP_CHECK = "CheckCheapest"
-STEP_REGISTER = "RegisterCheapest"
-STEP_FAIL = "NothingRegistered"
-CACHE_EXPIRY = "P30D"
-INFERENCE_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge"]
-# What registered models accept and return when served by the stock XGBoost container.
-CONTENT_TYPES = ["text/csv"]
-PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/costpipe-sagemaker-execution"
-PLACEHOLDER_BUCKET = "costpipe-artifacts"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the definition runs: the names that end up inside it."""
-
-    bucket: str = PLACEHOLDER_BUCKET
-    role_arn: str = PLACEHOLDER_ROLE
-    region: str = "us-east-1"
-    pipeline_name: str = "costpipe"
-
-    @property
-    def prefix(self) -> str:
-        return f"s3://{self.bucket}/{self.pipeline_name}"
+if TYPE_CHECKING:  # the SDK is imported when a definition is built, not when this is imported
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import ProcessingInput
+    from sagemaker.core.workflow.functions import JsonGet
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
 
 
 def _sdk_environment(region: str) -> None:
@@ -67,93 +69,6 @@ def _sdk_environment(region: str) -> None:
     # ModelTrainer asks IAM to simulate the role unless told not to: neither may touch AWS here.
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """The pipeline parameters, by role. Executions may override any of them."""
-
-    values: dict[str, Any]
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
-
-    def all(self) -> list[Any]:
-        return list(self.values.values())
-
-
-def pipeline_parameters(config: Config, input_uri: str, test_uri: str | None) -> Parameters:
-    """Every value a user may change per execution, with the config's values as defaults."""
-    from sagemaker.core.workflow.parameters import (
-        ParameterFloat,
-        ParameterInteger,
-        ParameterString,
-    )
-
-    data, split, training = config.data, config.split, config.training
-    matrix = config.cost_matrix
-    values: dict[str, Any] = {
-        "InputData": ParameterString("InputData", default_value=input_uri),
-    }
-    if test_uri is not None:
-        values["TestData"] = ParameterString("TestData", default_value=test_uri)
-    strings = {
-        "Target": data.target,
-        "PositiveLabel": data.positive_label,
-        "LabelName": data.label_name,
-        "TargetColumns": ",".join(data.targets),
-        "LabelDelimiter": data.label_delimiter,
-        "NoLabel": data.no_label,
-        "TextColumns": ",".join(data.text),
-        "CategoricalColumns": ",".join(data.categorical),
-        "DropColumns": ",".join(data.drop),
-        "LabelCosts": config.label_costs_json,
-        "MultiLabelStrategy": training.multilabel_strategy,
-        "ThresholdObjective": config.evaluation.threshold_objective,
-        "ThresholdSmoothing": config.evaluation.threshold_smoothing,
-        "ObjectiveImplementation": training.objective,
-        "ModelPackageGroupName": config.registry.model_package_group,
-        "ModelApprovalStatus": config.registry.approval_status,
-        "ProcessingInstanceType": config.aws.processing_instance_type,
-        "TrainingInstanceType": config.aws.training_instance_type,
-    }
-    floats = {
-        "CostTp": matrix.tp,
-        "CostFp": matrix.fp,
-        "CostFn": matrix.fn,
-        "CostTn": matrix.tn,
-        "MaxCostPerDecision": config.evaluation.max_cost_per_decision,
-        "ValidationFraction": split.validation_fraction,
-        "TestFraction": split.test_fraction,
-        "OversampleRatio": split.oversample_ratio,
-        "ThresholdImbalance": config.checks.threshold_imbalance,
-        "ThresholdMisprediction": config.checks.threshold_misprediction,
-        "Eta": training.eta,
-        "MinChildWeight": training.min_child_weight,
-        "Subsample": training.subsample,
-        "ColsampleByTree": training.colsample_bytree,
-        "RegLambda": training.reg_lambda,
-    }
-    integers = {
-        "SplitSeed": split.seed,
-        "OversampleMinCount": split.oversample_min_count,
-        "MinLabelCount": split.min_label_count,
-        "TextMaxFeatures": data.text_max_features,
-        "CheckSamples": config.checks.samples,
-        "BootstrapResamples": config.evaluation.bootstrap_resamples,
-        "NumRound": training.num_round,
-        "MaxDepth": training.max_depth,
-        "MaxBin": training.max_bin,
-        "TrainingSeed": training.seed,
-        "CrossValidationFolds": training.cv_folds,
-        "CrossValidationMaxRows": training.cv_max_rows,
-        "ProcessingInstanceCount": config.aws.processing_instance_count,
-        "TrainingInstanceCount": config.aws.training_instance_count,
-    }
-    values.update({k: ParameterString(k, default_value=v) for k, v in strings.items()})
-    values.update({k: ParameterFloat(k, default_value=float(v)) for k, v in floats.items()})
-    values.update({k: ParameterInteger(k, default_value=int(v)) for k, v in integers.items()})
-    return Parameters(values)
 
 
 def _flag(name: str, value: Any) -> Any:
@@ -232,66 +147,68 @@ def _job_policies() -> tuple[Any, list[Any]]:
     return cache, retries
 
 
-def _processor(
-    script: str, params: Parameters, image_uri: str, target: Target, session: Any
-) -> Any:
+@dataclass(frozen=True)
+class JobSetup:
+    """What every job step is built with: the code it runs, the image it runs in, where it
+    runs, and the session that records its request."""
+
+    code: CodeBundle
+    image_uri: str
+    target: Target
+    session: PipelineSession
+
+
+def _processor(script: str, params: Parameters, setup: JobSetup) -> Processor:
     from sagemaker.core.processing import Processor
 
     return Processor(
-        role=target.role_arn,
-        image_uri=image_uri,
+        role=setup.target.role_arn,
+        image_uri=setup.image_uri,
         instance_count=params["ProcessingInstanceCount"],
         instance_type=params["ProcessingInstanceType"],
         entrypoint=["python3", f"{CODE_ROOT}/steps/{script}"],
         # The entry script imports its siblings as the ``steps`` package.
         env={"PYTHONPATH": CODE_ROOT, "PYTHONUNBUFFERED": "1"},
-        base_job_name=f"{target.pipeline_name}-{script.removesuffix('.py')}",
-        sagemaker_session=session,
+        base_job_name=f"{setup.target.pipeline_name}-{script.removesuffix('.py')}",
+        sagemaker_session=setup.session,
     )
 
 
-def preprocess_step(
-    params: Parameters, code: CodeBundle, image_uri: str, target: Target, session: Any
-) -> Any:
+def _option_flags(job: str, params: Parameters) -> list[Any]:
+    """The job's ``--name=value`` arguments from the option table, in its order."""
+    return [_flag(argument.name, value) for argument, value in job_argument_values(job, params)]
+
+
+def _code_input(setup: JobSetup) -> ProcessingInput:
+    source = setup.code.source_uri(setup.target.bucket, setup.target.pipeline_name)
+    return _s3_input("code", source, CODE_ROOT)
+
+
+def preprocess_step(params: Parameters, setup: JobSetup) -> ProcessingStep:
+    """Read, check and split the data; write the splits and the profile."""
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
     inputs = [
-        _s3_input("code", code.source_uri(target.bucket, target.pipeline_name), CODE_ROOT),
-        _s3_input("data", params["InputData"], f"{PROCESSING_ROOT}/input/data"),
+        _code_input(setup),
+        _s3_input("data", params[INPUT_DATA], f"{PROCESSING_ROOT}/input/data"),
     ]
     arguments = [
         _flag("data", f"{PROCESSING_ROOT}/input/data"),
         _flag("output", f"{PROCESSING_ROOT}/output"),
     ]
-    if "TestData" in params.values:
-        inputs.append(_s3_input("test", params["TestData"], f"{PROCESSING_ROOT}/input/test"))
+    if TEST_DATA in params:
+        inputs.append(_s3_input("test", params[TEST_DATA], f"{PROCESSING_ROOT}/input/test"))
         arguments.append(_flag("test-data", f"{PROCESSING_ROOT}/input/test"))
-    arguments += [
-        _flag("target", params["Target"]),
-        _flag("targets", params["TargetColumns"]),
-        _flag("label-delimiter", params["LabelDelimiter"]),
-        _flag("no-label", params["NoLabel"]),
-        _flag("positive-label", params["PositiveLabel"]),
-        _flag("label-name", params["LabelName"]),
-        _flag("categorical", params["CategoricalColumns"]),
-        _flag("drop", params["DropColumns"]),
-        _flag("text", params["TextColumns"]),
-        _flag("validation-fraction", params["ValidationFraction"]),
-        _flag("test-fraction", params["TestFraction"]),
-        _flag("oversample-ratio", params["OversampleRatio"]),
-        _flag("oversample-min-count", params["OversampleMinCount"]),
-        _flag("min-label-count", params["MinLabelCount"]),
-        _flag("threshold-imbalance", params["ThresholdImbalance"]),
-        _flag("samples", params["CheckSamples"]),
-        _flag("seed", params["SplitSeed"]),
-    ]
+    arguments += _option_flags(PREPROCESS, params)
     outputs = [
         _s3_output(
-            name, _execution_uri(target, STEP_PREPROCESS, name), f"{PROCESSING_ROOT}/output/{name}"
+            name,
+            _execution_uri(setup.target, STEP_PREPROCESS, name),
+            f"{PROCESSING_ROOT}/output/{name}",
         )
         for name in PREPROCESS_OUTPUTS
     ]
-    step_args = _processor("preprocess.py", params, image_uri, target, session).run(
+    step_args = _processor("preprocess.py", params, setup).run(
         inputs=inputs, outputs=outputs, arguments=arguments
     )
     cache, retries = _job_policies()
@@ -305,51 +222,33 @@ def preprocess_step(
     )
 
 
-def _preprocess_output(preprocess: Any, name: str) -> Any:
+def _preprocess_output(preprocess: ProcessingStep, name: str) -> Any:
     return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
 
 def training_step(
-    setting: CostSetting,
-    preprocess: Any,
-    params: Parameters,
-    code: CodeBundle,
-    image_uri: str,
-    target: Target,
-    session: Any,
-) -> Any:
+    setting: CostSetting, preprocess: ProcessingStep, params: Parameters, setup: JobSetup
+) -> TrainingStep:
     """One XGBoost training in script mode for one cost setting; depends on Preprocess only."""
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
     from sagemaker.mlops.workflow.steps import TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
+    target = setup.target
     hyperparameters = {
         # Script mode: the container downloads the archive and runs the module in it.
         "sagemaker_program": TRAINING_MODULE,
-        "sagemaker_submit_directory": code.sourcedir_uri(target.bucket, target.pipeline_name),
+        "sagemaker_submit_directory": setup.code.sourcedir_uri(target.bucket, target.pipeline_name),
         "fn_weight": setting.fn_weight,
         "fp_weight": setting.fp_weight,
         "setting_name": setting.name,
         "booster": setting.booster,
-        "objective_impl": params["ObjectiveImplementation"],
-        "num_round": params["NumRound"],
-        "max_depth": params["MaxDepth"],
-        "eta": params["Eta"],
-        "min_child_weight": params["MinChildWeight"],
-        "subsample": params["Subsample"],
-        "colsample_bytree": params["ColsampleByTree"],
-        "reg_lambda": params["RegLambda"],
-        "max_bin": params["MaxBin"],
-        "seed": params["TrainingSeed"],
-        "cv_folds": params["CrossValidationFolds"],
-        "cv_max_rows": params["CrossValidationMaxRows"],
-        "multilabel_strategy": params["MultiLabelStrategy"],
-        "text_max_features": params["TextMaxFeatures"],
+        **{argument.name: value for argument, value in job_argument_values(TRAIN, params)},
     }
     trainer = ModelTrainer(
-        training_image=image_uri,
+        training_image=setup.image_uri,
         role=target.role_arn,
-        sagemaker_session=session,
+        sagemaker_session=setup.session,
         base_job_name=f"{target.pipeline_name}-train",
         compute=Compute(
             instance_type=params["TrainingInstanceType"],
@@ -386,21 +285,18 @@ def training_step(
 
 
 def evaluate_step(
-    preprocess: Any,
-    trainings: dict[CostSetting, Any],
+    preprocess: ProcessingStep,
+    trainings: dict[CostSetting, TrainingStep],
     params: Parameters,
-    code: CodeBundle,
-    image_uri: str,
-    target: Target,
-    session: Any,
-) -> tuple[Any, Any]:
+    setup: JobSetup,
+) -> tuple[ProcessingStep, PropertyFile]:
     """Evaluate every model; returns the step and its property file (evaluation.json)."""
     from sagemaker.core.workflow.functions import Join
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
     inputs = [
-        _s3_input("code", code.source_uri(target.bucket, target.pipeline_name), CODE_ROOT),
+        _code_input(setup),
         *(
             _s3_input(name, _preprocess_output(preprocess, name), f"{PROCESSING_ROOT}/input/{name}")
             for name in ("validation", "test", "profile")
@@ -421,30 +317,18 @@ def evaluate_step(
             )
         )
         arguments.append(Join(on="", values=[f"--model={setting.name}=", artifacts]))
-    arguments += [
-        _flag("cost-tp", params["CostTp"]),
-        _flag("cost-fp", params["CostFp"]),
-        _flag("cost-fn", params["CostFn"]),
-        _flag("cost-tn", params["CostTn"]),
-        _flag("label-costs", params["LabelCosts"]),
-        _flag("max-cost-per-decision", params["MaxCostPerDecision"]),
-        _flag("threshold-objective", params["ThresholdObjective"]),
-        _flag("threshold-smoothing", params["ThresholdSmoothing"]),
-        _flag("threshold-misprediction", params["ThresholdMisprediction"]),
-        _flag("samples", params["CheckSamples"]),
-        _flag("bootstrap-resamples", params["BootstrapResamples"]),
-    ]
+    arguments += _option_flags(EVALUATE, params)
     outputs = [
         _s3_output(
             EVALUATION_OUTPUT,
-            _execution_uri(target, STEP_EVALUATE, EVALUATION_OUTPUT),
+            _execution_uri(setup.target, STEP_EVALUATE, EVALUATION_OUTPUT),
             f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}",
         )
     ]
     report = PropertyFile(
         name=EVALUATION_PROPERTY_FILE, output_name=EVALUATION_OUTPUT, path="evaluation.json"
     )
-    step_args = _processor("evaluate.py", params, image_uri, target, session).run(
+    step_args = _processor("evaluate.py", params, setup).run(
         inputs=inputs, outputs=outputs, arguments=arguments
     )
     cache, retries = _job_policies()
@@ -461,7 +345,7 @@ def evaluate_step(
     return step, report
 
 
-def _report_value(evaluate: Any, report: Any, path: str) -> Any:
+def _report_value(evaluate: ProcessingStep, report: PropertyFile, path: str) -> JsonGet:
     from sagemaker.core.workflow.functions import JsonGet
 
     return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
@@ -480,8 +364,8 @@ METADATA_KEYS = (
 
 
 def register_step(
-    evaluate: Any, report: Any, params: Parameters, image_uri: str, target: Target, session: Any
-) -> Any:
+    evaluate: ProcessingStep, report: PropertyFile, params: Parameters, setup: JobSetup
+) -> ModelStep:
     """Register the model evaluation.json names as best, with its threshold and costs."""
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.workflow.functions import Join
@@ -496,10 +380,10 @@ def register_step(
         ],
     )
     builder = ModelBuilder(
-        image_uri=image_uri,
+        image_uri=setup.image_uri,
         s3_model_data_url=_report_value(evaluate, report, "best.model_uri"),
-        role_arn=target.role_arn,
-        sagemaker_session=session,
+        role_arn=setup.target.role_arn,
+        sagemaker_session=setup.session,
         dependencies={},  # else the builder asks S3 for a default bucket
     )
     step_args = builder.register(
@@ -520,7 +404,9 @@ def register_step(
     return ModelStep(name=STEP_REGISTER, step_args=step_args, display_name="Register the cheapest")
 
 
-def check_step(evaluate: Any, report: Any, params: Parameters, register: Any) -> Any:
+def check_step(
+    evaluate: ProcessingStep, report: PropertyFile, params: Parameters, register: ModelStep
+) -> ConditionStep:
     """Register only when the best model beats the trivial policies, passes the checks and
     costs at most MaxCostPerDecision; otherwise fail with evaluation.json's verdict."""
     from sagemaker.core.workflow.conditions import ConditionEquals, ConditionLessThanOrEqualTo
@@ -587,15 +473,14 @@ def build_pipeline(
     session = pipeline_session(target)
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
-    image = xgboost_image(config, target.region)
+    setup = JobSetup(code, xgboost_image(config, target.region), target, session)
     params = pipeline_parameters(config, input_uri, test_uri)
-    preprocess = preprocess_step(params, code, image, target, session)
+    preprocess = preprocess_step(params, setup)
     trainings = {
-        setting: training_step(setting, preprocess, params, code, image, target, session)
-        for setting in config.settings
+        setting: training_step(setting, preprocess, params, setup) for setting in config.settings
     }
-    evaluate, report = evaluate_step(preprocess, trainings, params, code, image, target, session)
-    register = register_step(evaluate, report, params, image, target, session)
+    evaluate, report = evaluate_step(preprocess, trainings, params, setup)
+    register = register_step(evaluate, report, params, setup)
     check = check_step(evaluate, report, params, register)
     return Pipeline(
         name=target.pipeline_name,
@@ -646,7 +531,7 @@ def build_definition(
     test_uri: str | None = None,
 ) -> dict[str, Any]:
     """The definition as a dict, checked by the graph lint before anyone uses it."""
-    from pipeline.graph import check_graph
+    from pipeline.definition.graph import check_graph
 
     _sdk_environment(target.region)
     with _quiet_fast_sdk():

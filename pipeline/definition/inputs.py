@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.definition import Target
+from pipeline.definition.names import Target
 from steps.data import file_digest, find_data_file
 
 

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.definition.expressions import (
+    ExpressionError,
+    parse_path,
+    referenced_steps,
+    references,
+)
 from pipeline.errors import GraphError
-from pipeline.expressions import ExpressionError, parse_path, referenced_steps, references
 
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",
