@@ -20,7 +20,9 @@ from pipeline.options import (
     LABEL_COSTS,
     NO_COST_LIMIT,
     NUMBER,
+    PATH,
     SECTIONS,
+    SETTINGS,
     TEXT,
     TEXT_LIST,
     WHOLE,
@@ -52,6 +54,7 @@ __all__ = [
     "from_mapping",
     "load_config",
     "override",
+    "override_many",
     "parse_settings_flag",
     "validate",
 ]
@@ -59,7 +62,14 @@ __all__ = [
 
 def _section_class(section: str, doc: str) -> type:
     """A frozen dataclass of one config section, its fields and defaults from the table."""
-    annotations = {TEXT: "str", WHOLE: "int", NUMBER: "float", TEXT_LIST: "tuple[str, ...]"}
+    annotations = {
+        TEXT: "str",
+        PATH: "str",
+        WHOLE: "int",
+        NUMBER: "float",
+        TEXT_LIST: "tuple[str, ...]",
+        SETTINGS: "tuple[str, ...]",
+    }
     specs: list[tuple[str, str, Any]] = []
     for option in section_options(section):
         if option.kind == LABEL_COSTS:
@@ -153,14 +163,15 @@ def load_config(path: Path | None) -> Config:
             f"config file '{path}' is not valid TOML ({error}): fix the syntax"
         ) from None
     config = from_mapping(raw, source=str(path))
-    # Relative data paths are relative to the config file, as users expect of a config.
-    data = config.data
-    updates = {}
-    for key in ("path", "test_path"):
-        value = getattr(data, key)
-        if value and "://" not in value and not Path(value).is_absolute():
-            updates[key] = str((path.parent / value).resolve())
-    return replace(config, data=replace(data, **updates)) if updates else config
+    # Relative paths are relative to the config file, as users expect of a config.
+    updates: dict[str, dict[str, str]] = {}
+    for option in BY_KEY.values():
+        value = getattr(getattr(config, option.section), option.name)
+        if option.kind == PATH and value and "://" not in value and not Path(value).is_absolute():
+            updates.setdefault(option.section, {})[option.name] = str(
+                (path.parent / value).resolve()
+            )
+    return override_many(config, updates)
 
 
 def from_mapping(raw: dict[str, Any], source: str = "config") -> Config:
@@ -194,7 +205,7 @@ def _section(section: str, values: dict[str, Any], where: str) -> Any:
 
 def _convert(value: Any, option: Option, where: str) -> Any:
     """A TOML value as the option's kind, or a UsageError naming the key."""
-    if option.kind == TEXT:
+    if option.kind in (TEXT, PATH):
         if not isinstance(value, str):
             raise UsageError(f"{where} must be text, got {value!r}")
         return value
@@ -238,11 +249,18 @@ def _label_costs(value: Any, where: str) -> dict[str, dict[str, float]]:
 
 def override(config: Config, section: str, **values: Any) -> Config:
     """A copy of ``config`` with the given keys of one section replaced (flags beat the file)."""
-    present = {key: value for key, value in values.items() if value is not None}
-    if not present:
-        return config
-    current = getattr(config, section)
-    return validate(replace(config, **{section: replace(current, **present)}))
+    return override_many(config, {section: values})
+
+
+def override_many(config: Config, sections: dict[str, dict[str, Any]]) -> Config:
+    """``config`` with keys of several sections replaced (None leaves a key as it is), checked
+    once as a whole."""
+    changes = {}
+    for section, values in sections.items():
+        present = {key: value for key, value in values.items() if value is not None}
+        if present:
+            changes[section] = replace(getattr(config, section), **present)
+    return validate(replace(config, **changes)) if changes else config
 
 
 def validate(config: Config) -> Config:

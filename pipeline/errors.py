@@ -6,7 +6,17 @@ import errno
 
 from steps.errors import EXIT_USAGE, InputError
 
-__all__ = ["EXIT_USAGE", "GraphError", "InputError", "UsageError", "environment_problem"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "GraphError",
+    "InputError",
+    "UsageError",
+    "environment_problem",
+]
+
+#: An execution that failed (a step failed, or the check said no), or an AWS call that did.
+EXIT_FAILED = 1
 
 
 class UsageError(InputError):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.config import Config, load_config
 from pipeline.errors import UsageError
+from pipeline.home import example_path
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 DEFAULT_EXAMPLE = "breast-cancer"
@@ -67,7 +68,7 @@ def example_data(name: str, home: Path) -> Path:
     """Write (once) and return the example's CSV under ``<home>/examples``."""
     if name not in WRITERS:
         raise UsageError(f"unknown example '{name}': the examples are {', '.join(example_names())}")
-    path = Path(home) / "examples" / f"{name}.csv"
+    path = example_path(home, name)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")

@@ -46,8 +46,11 @@ EVALUATE = "evaluate"
 JOBS = (PREPROCESS, TRAIN, EVALUATE)
 
 #: Value kinds: text, a whole number, a number, a list of text (comma-separated on the command
-#: line and in text parameters), per-label cost tables (a JSON text parameter).
+#: line and in text parameters), per-label cost tables (a JSON text parameter), a file path or
+#: s3:// URI (relative paths are relative to the config file, or to where a flag is given), and
+#: a list of cost settings ("fn:fp[:booster]", checked by steps.costs).
 TEXT, WHOLE, NUMBER, TEXT_LIST, LABEL_COSTS = "text", "whole", "number", "text list", "costs"
+PATH, SETTINGS = "path", "settings"
 
 
 # constraints --------------------------------------------------------------------------------
@@ -173,9 +176,9 @@ _NOT_NEGATIVE = Interval(0)
 
 OPTIONS: tuple[Option, ...] = (
     # [data] and the rest, as files and names (no parameter: the file is staged as InputData)
-    Option("data", "path", TEXT, "", "training data: a CSV or Parquet file", flag="--data"),
+    Option("data", "path", PATH, "", "training data: a CSV or Parquet file", flag="--data"),
     Option(
-        "data", "test_path", TEXT, "", "a test file, instead of a test split", flag="--test-data"
+        "data", "test_path", PATH, "", "a test file, instead of a test split", flag="--test-data"
     ),
     # text parameters
     Option(
@@ -628,7 +631,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "training",
         "cost_settings",
-        TEXT_LIST,
+        SETTINGS,
         None,
         'training weights fn_weight:fp_weight, e.g. "1:1,5:1,200:1"',
         flag="--cost-settings",

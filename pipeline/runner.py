@@ -1,8 +1,8 @@
 """``costpipe run``: check the input, stage it, build the definition, execute it locally.
 
 Everything that can be found wrong before the execution starts is found here (the data is read
-and checked with the same code the Preprocess job runs), so bad input exits 2 and no execution
-is recorded.
+and checked with the same code the Preprocess job runs, :func:`pipeline.definition.inputs.
+check_data`), so bad input exits 2 and no execution is recorded.
 """
 
 from __future__ import annotations
@@ -20,20 +20,13 @@ from pipeline.definition import (
     Target,
     build_definition,
 )
+from pipeline.definition.inputs import check_data, data_uri
 from pipeline.errors import UsageError
+from pipeline.home import bucket_folder
 from pipeline.local.bucket import LocalBucket
-from pipeline.local.executor import BUCKET_FOLDER, ExecutionResult, LocalExecutor, StepEvent
+from pipeline.local.executor import ExecutionResult, LocalExecutor, StepEvent
 from pipeline.local.jobs import check_job_python
-from steps.data import (
-    TableSpec,
-    file_digest,
-    find_data_file,
-    prepare_table,
-    prepare_test_table,
-    read_table,
-)
-from steps.preprocess import check_label_counts
-from steps.split import stratified_split
+from steps.data import find_data_file
 
 LOCAL_BUCKET = "costpipe-local"
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/costpipe-local"
@@ -54,57 +47,11 @@ def local_target(config: Config) -> Target:
     )
 
 
-def table_spec(config: Config) -> TableSpec:
-    data = config.data
-    return TableSpec(
-        target=data.target,
-        positive_label=data.positive_label or None,
-        label_name=data.label_name or None,
-        categorical=data.categorical,
-        drop=data.drop,
-        targets=data.targets,
-        label_delimiter=data.label_delimiter or None,
-        text=data.text,
-        no_label=data.no_label or None,
-    )
-
-
-def check_data(config: Config) -> None:
-    """Read and check the data (and test file) as the Preprocess job will; raise on problems."""
-    data = config.data
-    if not data.path:
-        raise UsageError("no data given: pass --data FILE (CSV or Parquet) or --example NAME")
-    if not data.target and not data.targets:
-        raise UsageError("no target column given: pass --target COLUMN (or --targets A,B,C)")
-    spec = table_spec(config)
-    prepared = prepare_table(read_table(Path(data.path)), spec)
-    unknown = sorted(set(config.costs.labels) - set(prepared.schema["labels"]))
-    if unknown:
-        raise UsageError(
-            f"per-label costs name '{unknown[0]}', which is not a label of the data (labels: "
-            f"{', '.join(prepared.schema['labels'][:10])}): fix the label name"
-        )
-    has_test = bool(data.test_path)
-    if has_test:
-        prepare_test_table(read_table(Path(data.test_path)), spec, prepared.schema)
-    rows = stratified_split(
-        prepared.labels,
-        config.split.validation_fraction,
-        0.0 if has_test else config.split.test_fraction,
-        config.split.seed,
-    )
-    check_label_counts(
-        prepared.labels[rows["train"]],
-        prepared.schema["labels"],
-        config.split.min_label_count,
-        config.split.oversample_min_count,
-    )
-
-
 def stage_file(bucket: LocalBucket, target: Target, location: str) -> str:
-    """Put a local file in the local bucket under its content's digest; return its URI.
+    """Put a local file in the local bucket at its content address; return its URI.
 
-    The same bytes always get the same URI, so a rerun on the same data hits the step cache.
+    The address is :func:`~pipeline.definition.inputs.data_uri`'s, the one an upload to AWS
+    uses: the same bytes always get the same URI, so a rerun on the same data hits the cache.
     """
     if location.startswith("s3://"):
         if not bucket.exists(location):
@@ -113,11 +60,9 @@ def stage_file(bucket: LocalBucket, target: Target, location: str) -> str:
                 "files; give a path"
             )
         return location
-    path = find_data_file(Path(location))
-    digest = file_digest(path).removeprefix("sha256:")
-    uri = f"{target.prefix}/data/{digest}/{path.name}"
+    uri = data_uri(location, target)
     if not bucket.exists(uri):
-        bucket.put_file(uri, path)
+        bucket.put_file(uri, find_data_file(Path(location)))
     return uri
 
 
@@ -141,7 +86,7 @@ def run_locally(
     check_data(config)
     home = Path(home).absolute()
     target = local_target(config)
-    bucket = LocalBucket(Path(home) / BUCKET_FOLDER)
+    bucket = LocalBucket(bucket_folder(home))
     code = CodeBundle.from_directory()
     stage_code(bucket, target, code)
     input_uri = stage_file(bucket, target, config.data.path)

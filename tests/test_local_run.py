@@ -11,8 +11,9 @@ from pathlib import PurePosixPath
 import pytest
 
 from pipeline.errors import InputError, UsageError
+from pipeline.home import BUCKET_FOLDER, JOBS_FOLDER
 from pipeline.local.bucket import LocalBucket
-from pipeline.local.executor import BUCKET_FOLDER, JOBS_FOLDER, LocalExecutor
+from pipeline.local.executor import LocalExecutor
 from pipeline.local.registry import ModelRegistry
 from pipeline.local.store import ExecutionStore
 from pipeline.runner import run_locally

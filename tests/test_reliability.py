@@ -24,8 +24,9 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.errors import InputError
+from pipeline.home import BUCKET_FOLDER
 from pipeline.local.bucket import LocalBucket
-from pipeline.local.executor import BUCKET_FOLDER, LocalExecutor
+from pipeline.local.executor import LocalExecutor
 from pipeline.local.registry import ModelRegistry
 from pipeline.local.store import ExecutionStore
 from steps.model_io import safe_extract

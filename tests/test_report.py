@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
-from pipeline.report import default_report_path, write_report
+from pipeline.home import report_path
+from pipeline.report import write_report
 from pipeline.report.dag_svg import duration_text, render_dag, status_line
 from pipeline.report.figures import (
     axis_floor,
@@ -351,10 +352,10 @@ def test_run_ends_with_the_report_path(home: ReportHome):
     last = home.run_text.strip().splitlines()[-1]
     assert last.startswith("report: ")
     path = Path(last.removeprefix("report: "))
-    assert path == default_report_path(home.home, home.not_registered).resolve()
+    assert path == report_path(home.home, home.not_registered).resolve()
     assert path.is_file() and path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     reported = Path(home.run_json["report"])
-    assert reported == default_report_path(home.home, home.registered).resolve()
+    assert reported == report_path(home.home, home.registered).resolve()
     assert reported.is_file()
 
 
@@ -369,7 +370,7 @@ def test_report_command(home: ReportHome, tmp_path: Path, capsys: pytest.Capture
     assert output.is_file()
     assert main(["report", home.registered, "--home", str(home.home)]) == 0
     printed = capsys.readouterr().out.strip()
-    assert printed == str(default_report_path(home.home, home.registered).resolve())
+    assert printed == str(report_path(home.home, home.registered).resolve())
 
 
 def test_report_command_unknown_execution(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

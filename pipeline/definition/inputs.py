@@ -1,11 +1,23 @@
-"""Where a definition's inputs live on S3: data and code addresses, by content."""
+"""A definition's data inputs, for every backend: their checks before anything runs, and their
+content addresses on S3 (the local bucket uses the same ones)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.config import Config
 from pipeline.definition.names import Target
-from steps.data import file_digest, find_data_file
+from pipeline.errors import UsageError
+from steps.data import (
+    TableSpec,
+    file_digest,
+    find_data_file,
+    prepare_table,
+    prepare_test_table,
+    read_table,
+)
+from steps.preprocess import check_label_counts
+from steps.split import stratified_split
 
 
 def data_uri(location: str, target: Target) -> str:
@@ -19,3 +31,50 @@ def data_uri(location: str, target: Target) -> str:
     path = find_data_file(Path(location))
     digest = file_digest(path).removeprefix("sha256:")
     return f"{target.prefix}/data/{digest}/{path.name}"
+
+
+def table_spec(config: Config) -> TableSpec:
+    data = config.data
+    return TableSpec(
+        target=data.target,
+        positive_label=data.positive_label or None,
+        label_name=data.label_name or None,
+        categorical=data.categorical,
+        drop=data.drop,
+        targets=data.targets,
+        label_delimiter=data.label_delimiter or None,
+        text=data.text,
+        no_label=data.no_label or None,
+    )
+
+
+def check_data(config: Config) -> None:
+    """Read and check the data (and test file) as the Preprocess job will; raise on problems."""
+    data = config.data
+    if not data.path:
+        raise UsageError("no data given: pass --data FILE (CSV or Parquet) or --example NAME")
+    if not data.target and not data.targets:
+        raise UsageError("no target column given: pass --target COLUMN (or --targets A,B,C)")
+    spec = table_spec(config)
+    prepared = prepare_table(read_table(Path(data.path)), spec)
+    unknown = sorted(set(config.costs.labels) - set(prepared.schema["labels"]))
+    if unknown:
+        raise UsageError(
+            f"per-label costs name '{unknown[0]}', which is not a label of the data (labels: "
+            f"{', '.join(prepared.schema['labels'][:10])}): fix the label name"
+        )
+    has_test = bool(data.test_path)
+    if has_test:
+        prepare_test_table(read_table(Path(data.test_path)), spec, prepared.schema)
+    rows = stratified_split(
+        prepared.labels,
+        config.split.validation_fraction,
+        0.0 if has_test else config.split.test_fraction,
+        config.split.seed,
+    )
+    check_label_counts(
+        prepared.labels[rows["train"]],
+        prepared.schema["labels"],
+        config.split.min_label_count,
+        config.split.oversample_min_count,
+    )

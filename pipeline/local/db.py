@@ -12,14 +12,15 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-DATABASE_FILE = "costpipe.db"
+from pipeline.home import database_path
+
 BUSY_TIMEOUT_SECONDS = 60
 
 
 def connect(home: Path) -> sqlite3.Connection:
     home.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(
-        home / DATABASE_FILE,
+        database_path(home),
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,  # explicit transactions only
         check_same_thread=False,

@@ -40,6 +40,7 @@ from pipeline.definition.expressions import (
 from pipeline.definition.graph import all_steps, check_graph, dependencies
 from pipeline.definition.parameters import resolve_parameters
 from pipeline.errors import UsageError
+from pipeline.home import bucket_folder, job_folder
 from pipeline.local.bucket import LocalBucket
 from pipeline.local.jobs import (
     JobContext,
@@ -61,8 +62,6 @@ from pipeline.local.store import (
 from steps.data import file_digest
 
 LOCAL_ACCOUNT = "000000000000"
-BUCKET_FOLDER = "bucket"
-JOBS_FOLDER = "jobs"
 #: The attributes SageMaker compares to decide a cache hit, per step type.
 CACHE_KEY_ATTRIBUTES = {
     "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
@@ -182,7 +181,7 @@ class LocalExecutor:
         # joined again.
         self.home = Path(home).absolute()
         self.job_python = job_python or sys.executable
-        self.bucket = LocalBucket(self.home / BUCKET_FOLDER)
+        self.bucket = LocalBucket(bucket_folder(self.home))
         self.store = ExecutionStore(self.home)
         self.registry = ModelRegistry(self.home)
         self.on_step = on_step or (lambda name, status, details: None)
@@ -424,7 +423,7 @@ class LocalExecutor:
     def _context(self, run: _Run, step: dict[str, Any], attempt: int, threads: int) -> JobContext:
         suffix = secrets.token_hex(4)
         name = f"pipelines-{run.execution_id}-{step['Name']}-{suffix}"[:63].rstrip("-").lower()
-        folder = self.home / JOBS_FOLDER / run.execution_id / step["Name"] / f"attempt-{attempt}"
+        folder = job_folder(self.home, run.execution_id, step["Name"], attempt)
         folder.mkdir(parents=True, exist_ok=True)
         return JobContext(
             name=name, folder=folder, stop=self.stop_event, threads=threads, python=self.job_python

@@ -21,14 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pipeline.report.model import ReportData
 
-REPORTS_FOLDER = "reports"
 
-__all__ = ["REPORTS_FOLDER", "default_report_path", "write_report"]
-
-
-def default_report_path(home: Path, execution_id: str) -> Path:
-    """``<home>/reports/<execution-id>.html``."""
-    return Path(home) / REPORTS_FOLDER / f"{execution_id}.html"
+__all__ = ["write_report"]
 
 
 def write_report(data: ReportData, output: Path) -> Path:

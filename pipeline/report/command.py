@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.report import default_report_path, write_report
+from pipeline.home import report_path
+from pipeline.report import write_report
 
 TARGETS = ("local", "sagemaker")
 
@@ -38,6 +39,7 @@ def add_report_parser(
         "credentials and read access to the execution's S3 outputs)",
     )
     add_home(report)
+    report.set_defaults(handler=command_report)
 
 
 def command_report(args: argparse.Namespace) -> int:
@@ -52,7 +54,7 @@ def command_report(args: argparse.Namespace) -> int:
 
         execution_id = args.execution_id
         data = load_local(args.home, execution_id)
-    path = write_report(data, args.output or default_report_path(args.home, execution_id))
+    path = write_report(data, args.output or report_path(args.home, execution_id))
     if args.json:
         import json
 
@@ -68,7 +70,7 @@ def write_run_report(home: Path, execution_id: str) -> Path | None:
     from pipeline.report.local import load_local
 
     try:
-        return write_report(load_local(home, execution_id), default_report_path(home, execution_id))
+        return write_report(load_local(home, execution_id), report_path(home, execution_id))
     except Exception as error:  # reported, and the run's outcome stands
         print(f"costpipe: warning: the report could not be written: {error}", file=sys.stderr)
         return None

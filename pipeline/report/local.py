@@ -15,9 +15,8 @@ import pandas as pd
 
 from pipeline.definition import EVALUATION_OUTPUT, STEP_EVALUATE, STEP_REGISTER
 from pipeline.errors import InputError, UsageError
+from pipeline.home import bucket_folder, database_path
 from pipeline.local.bucket import LocalBucket
-from pipeline.local.db import DATABASE_FILE
-from pipeline.local.executor import BUCKET_FOLDER
 from pipeline.local.registry import ModelRegistry
 from pipeline.local.store import ExecutionStore, StepRecord
 from pipeline.report.model import ReportData, StepView, parse_time
@@ -52,7 +51,7 @@ def evaluation_prefix(properties: dict[str, Any]) -> str | None:
 def load_local(home: Path, execution_id: str) -> ReportData:
     """Read one execution from a home folder; raises UsageError when it is not there."""
     home = Path(home)
-    if not (home / DATABASE_FILE).is_file():
+    if not database_path(home).is_file():
         raise UsageError(f"no costpipe home at {home}: pass --home, or run costpipe run first")
     store = ExecutionStore(home)
     try:
@@ -72,7 +71,7 @@ def load_local(home: Path, execution_id: str) -> ReportData:
         definition=definition,
     )
     by_name = {record.name: record for record in records}
-    _load_outputs(data, LocalBucket(home / BUCKET_FOLDER), by_name.get(STEP_EVALUATE))
+    _load_outputs(data, LocalBucket(bucket_folder(home)), by_name.get(STEP_EVALUATE))
     register = by_name.get(STEP_REGISTER)
     if register is not None and register.status == "Succeeded":
         data.registered = _registered(home, register.properties)

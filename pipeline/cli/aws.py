@@ -1,5 +1,5 @@
 """The AWS commands: ``upsert``, ``start``, ``wait``, and ``--target sagemaker`` for
-``executions`` and ``registry``.
+``executions`` and ``registry`` (which :mod:`pipeline.cli.local` hands here).
 
 Settings come from flags, then the environment (``COSTPIPE_ROLE_ARN``, ``COSTPIPE_BUCKET``,
 ``COSTPIPE_PIPELINE_NAME``, ``COSTPIPE_STATE_MACHINE_ROLE_ARN``, ``AWS_REGION`` /
@@ -19,21 +19,18 @@ from typing import Any
 
 from pipeline.aws import session
 from pipeline.aws.session import AwsError, AwsSettings, aws_errors, resolve_settings
-from pipeline.cli import (
-    DEFAULT_HOME,
-    EXIT_FAILED,
-    _add_config_options,
-    _console,
-    _float,
-    _LiveStatus,
-    _money,
-    _status_table,
-    config_from_args,
+from pipeline.cli.flags import add_config_options, add_hidden_home, add_json, config_from_args
+from pipeline.cli.render import (
+    WaitProgress,
+    console,
     emit_json,
+    executions_table,
+    print_execution,
+    print_package,
+    registry_table,
 )
 from pipeline.config import load_config
-from pipeline.errors import UsageError
-from pipeline.tables import executions_table, steps_table
+from pipeline.errors import EXIT_FAILED, UsageError
 
 DEPLOY_TARGETS = ("sagemaker", "stepfunctions")
 DEFAULT_TIMEOUT = 3 * 3600
@@ -86,7 +83,7 @@ def add_target_option(parser: argparse.ArgumentParser) -> None:
     _add_aws_settings(parser)
 
 
-def add_aws_commands(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Register ``upsert``, ``start`` and ``wait`` on the CLI's subcommand parsers."""
     # The data flags include --target (the target column); here --target is where to deploy,
     # so the column moves to --target-column.
@@ -95,12 +92,12 @@ def add_aws_commands(commands: Any) -> None:
         help="upload code and data, create or update the pipeline or state machine",
         conflict_handler="resolve",
     )
-    _add_config_options(upsert)
+    add_config_options(upsert)
     upsert.add_argument("--target-column", help="the target column")
     _add_deploy_target(upsert)
     _add_aws_settings(upsert, data_flags=True, deploy=True)
-    upsert.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    upsert.add_argument("--home", type=Path, default=DEFAULT_HOME, help=argparse.SUPPRESS)
+    add_json(upsert)
+    add_hidden_home(upsert)
     upsert.set_defaults(handler=command_upsert)
 
     start = commands.add_parser("start", help="start an execution on AWS")
@@ -113,7 +110,7 @@ def add_aws_commands(commands: Any) -> None:
         metavar="NAME=VALUE",
         help="override a pipeline parameter (repeatable)",
     )
-    start.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json(start)
     start.set_defaults(handler=command_start)
 
     wait = commands.add_parser("wait", help="wait for an AWS execution to end")
@@ -128,7 +125,7 @@ def add_aws_commands(commands: Any) -> None:
     wait.add_argument(
         "--poll", type=float, default=DEFAULT_POLL, help="seconds between checks (default 30)"
     )
-    wait.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json(wait)
     wait.set_defaults(handler=command_wait)
 
 
@@ -178,7 +175,7 @@ def command_upsert(args: argparse.Namespace) -> int:
     from pipeline.aws import asl, sagemaker, stepfunctions, uploads
     from pipeline.code_bundle import CodeBundle
     from pipeline.definition import build_definition
-    from pipeline.runner import check_data
+    from pipeline.definition.inputs import check_data
 
     column_args = argparse.Namespace(**{**vars(args), "target": args.target_column})
     config = config_from_args(column_args)
@@ -236,12 +233,12 @@ def command_upsert(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    console = _console()
-    console.print(
+    out = console()
+    out.print(
         f"uploaded {len(report.uploaded)} objects ({report.bytes_uploaded:,} bytes) to "
         f"s3://{settings.bucket}/{settings.pipeline_name}/, {len(report.skipped)} already there"
     )
-    console.print(f"{done.action} {what} {settings.pipeline_name}: {done.arn}")
+    out.print(f"{done.action} {what} {settings.pipeline_name}: {done.arn}")
     return 0
 
 
@@ -281,27 +278,6 @@ def arn_region(arn: str, deploy_target: str) -> str:
     return parts[3]
 
 
-class _WaitDisplay(_LiveStatus):
-    """Step statuses: a live table on a terminal, else one stderr line per change."""
-
-    refresh_per_second = 4
-
-    def __init__(self, interactive: bool):
-        super().__init__(interactive)
-        self.seen: dict[str, str] = {}
-
-    def __call__(self, snapshot: Any) -> None:
-        if self.live is not None:
-            statuses = {step.name: step.status for step in snapshot.steps}
-            title = f"{snapshot.arn}: {snapshot.status}"
-            self.live.update(_status_table(title, statuses, header=True))
-            return
-        for step in snapshot.steps:
-            if self.seen.get(step.name) != step.status:
-                self.seen[step.name] = step.status
-                print(f"{step.name}: {step.status}", file=sys.stderr)
-
-
 @_reported
 def command_wait(args: argparse.Namespace) -> int:
     """Poll until the execution ends: 0 when it succeeded, 1 when it failed or time ran out."""
@@ -320,7 +296,7 @@ def command_wait(args: argparse.Namespace) -> int:
     timed_out, message = False, ""
     with (
         aws_errors(f"checking execution {args.execution_arn}"),
-        _WaitDisplay(sys.stdout.isatty() and not args.json) as display,
+        WaitProgress(sys.stdout.isatty() and not args.json) as display,
     ):
         try:
             last = wait_for(poll, args.timeout, args.poll, on_update=display)
@@ -339,7 +315,7 @@ def command_wait(args: argparse.Namespace) -> int:
             }
         )
     elif succeeded:
-        _console().print(f"{last.arn}: {last.status}")
+        console().print(f"{last.arn}: {last.status}")
     if timed_out:
         print(f"costpipe: error: {message}", file=sys.stderr)
     elif not succeeded:
@@ -363,7 +339,7 @@ def command_executions(args: argparse.Namespace) -> int:
                 emit_json({"executions": executions})
             else:
                 title = f"Executions of SageMaker pipeline {name} ({settings.region})"
-                _console().print(executions_table(executions, title))
+                console().print(executions_table(executions, title))
             return 0
         shown = sagemaker.describe_execution(
             sm, sagemaker.execution_arn(sm, name, args.execution_id)
@@ -371,14 +347,7 @@ def command_executions(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(shown)
         return 0
-    execution, console = shown["execution"], _console()
-    console.print(
-        f"execution {execution['execution_id']} of {execution['pipeline']}: "
-        f"{execution['status']} ({execution['created']} - {execution['ended'] or '...'})"
-    )
-    if execution["failure_reason"]:
-        console.print(f"failure reason: {execution['failure_reason']}")
-    console.print(steps_table(shown["steps"]))
+    print_execution(shown["execution"], shown["steps"])
     return 0
 
 
@@ -402,32 +371,12 @@ def command_registry(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"groups": groups, "model_packages": packages})
             return 0
-        from rich.table import Table
-
-        table = Table(title=f"SageMaker model registry ({settings.region})", title_justify="left")
-        for header in ("group", "version", "approval", "cost setting", "threshold", "test cost"):
-            table.add_column(header)
-        table.add_column("created")
-        for p in packages:
-            meta = p["metadata"]
-            table.add_row(
-                p["group"],
-                str(p["version"]),
-                p["approval_status"],
-                meta.get("cost_setting", ""),
-                meta.get("threshold", ""),
-                _money(_float(meta.get("expected_cost"))),
-                p["created"] or "",
-            )
-        _console().print(table)
+        title = f"SageMaker model registry ({settings.region})"
+        console().print(registry_table(packages, title))
         return 0
     if args.json:
         emit_json(package)
         return 0
-    console = _console()
-    console.print(f"{package['group']} version {package['version']}: {package['approval_status']}")
-    if args.action == "show":
-        console.print(f"model: {package['model_data_url']}")
-        for key, value in package["metadata"].items():
-            console.print(f"  {key}: {value}")
+    model = f"model: {package['model_data_url']}" if args.action == "show" else None
+    print_package(package, model, metadata=args.action == "show")
     return 0
