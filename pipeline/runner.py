@@ -14,13 +14,9 @@ from typing import Any
 
 from pipeline.code_bundle import CodeBundle
 from pipeline.config import Config
-from pipeline.definition import (
-    EVALUATION_OUTPUT,
-    STEP_EVALUATE,
-    Target,
-    build_definition,
-)
+from pipeline.definition import Target, build_definition
 from pipeline.definition.inputs import check_data, data_uri
+from pipeline.definition.names import EVALUATION_OUTPUT, STEP_EVALUATE
 from pipeline.errors import UsageError
 from pipeline.home import bucket_folder
 from pipeline.local.bucket import LocalBucket

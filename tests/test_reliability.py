@@ -87,15 +87,19 @@ def only_execution_id(home: Path) -> str:
 
 
 def job_processes(execution_id: str) -> list[int]:
-    """Pids of processes whose command line names the execution's job folder."""
+    """Pids of processes whose command line or working directory is in the execution's job
+    folders (a training job runs ``python -m steps.train`` from its code folder, so only its
+    working directory says whose job it is)."""
     found = []
+    folder = f"/jobs/{execution_id}/"
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                cwd = os.readlink(entry / "cwd")
             except OSError:
                 continue
-            if f"/jobs/{execution_id}/" in cmdline:
+            if folder in cmdline or folder in cwd + "/":
                 found.append(int(entry.name))
     return found
 

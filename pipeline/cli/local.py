@@ -171,8 +171,9 @@ def _run_report(home: Path, execution_id: str) -> Path | None:
 
 def command_definition(args: argparse.Namespace) -> int:
     from pipeline.code_bundle import CodeBundle
-    from pipeline.definition import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE, Target, build_definition
+    from pipeline.definition import Target, build_definition
     from pipeline.definition.inputs import data_uri
+    from pipeline.definition.names import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE
 
     config = config_from_args(args)
     target = Target(

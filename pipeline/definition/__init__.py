@@ -11,60 +11,7 @@ The local executor, the SageMaker and Step Functions backends and the report all
 none of them reaches into another backend.
 """
 
-from pipeline.definition.build import (
-    METADATA_KEYS,
-    JobSetup,
-    build_definition,
-    build_pipeline,
-    check_step,
-    evaluate_step,
-    preprocess_step,
-    register_step,
-    training_step,
-)
-from pipeline.definition.names import (
-    CODE_ROOT,
-    EVALUATION_OUTPUT,
-    EVALUATION_PROPERTY_FILE,
-    PLACEHOLDER_BUCKET,
-    PLACEHOLDER_ROLE,
-    PREPROCESS_OUTPUTS,
-    PROCESSING_ROOT,
-    STEP_CHECK,
-    STEP_EVALUATE,
-    STEP_FAIL,
-    STEP_PREPROCESS,
-    STEP_REGISTER,
-    TRAINING_MODULE,
-    Target,
-)
-from pipeline.definition.parameters import Parameters, pipeline_parameters, resolve_parameters
+from pipeline.definition.build import build_definition
+from pipeline.definition.names import Target
 
-__all__ = [
-    "CODE_ROOT",
-    "EVALUATION_OUTPUT",
-    "EVALUATION_PROPERTY_FILE",
-    "METADATA_KEYS",
-    "PLACEHOLDER_BUCKET",
-    "PLACEHOLDER_ROLE",
-    "PREPROCESS_OUTPUTS",
-    "PROCESSING_ROOT",
-    "STEP_CHECK",
-    "STEP_EVALUATE",
-    "STEP_FAIL",
-    "STEP_PREPROCESS",
-    "STEP_REGISTER",
-    "TRAINING_MODULE",
-    "JobSetup",
-    "Parameters",
-    "Target",
-    "build_definition",
-    "build_pipeline",
-    "check_step",
-    "evaluate_step",
-    "pipeline_parameters",
-    "preprocess_step",
-    "register_step",
-    "resolve_parameters",
-    "training_step",
-]
+__all__ = ["Target", "build_definition"]

@@ -14,6 +14,8 @@ is built, each reported with the name of the step at fault.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.definition.expressions import (
@@ -100,23 +102,56 @@ def dependencies(step: dict[str, Any]) -> set[str]:
     return needed
 
 
+@dataclass(frozen=True)
+class Graph:
+    """What every check sees: the definition, all its steps (branches included) by name, and
+    its declared parameters."""
+
+    definition: dict[str, Any]
+    steps: list[dict[str, Any]]
+    by_name: dict[str, dict[str, Any]]
+    parameters: set[str]
+
+
+Check = Callable[[Graph], None]
+#: The checks, in the order they run (registered with :func:`check`, as Metaflow's
+#: ``@linter.check``): adding one is adding a function.
+CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    """Register a graph check: it raises :class:`GraphError` naming the step at fault."""
+    CHECKS.append(function)
+    return function
+
+
 def check_graph(definition: dict[str, Any]) -> None:
     """Raise :class:`GraphError` naming the step at fault, or return quietly."""
     steps = all_steps(definition)
-    by_name: dict[str, dict[str, Any]] = {}
-    for step in steps:
-        if step["Name"] in by_name:
-            raise GraphError(f"step '{step['Name']}' is defined twice: give each step its own name")
-        by_name[step["Name"]] = step
-    parameters = {p["Name"] for p in definition.get("Parameters", [])}
-    for step in steps:
-        _check_references(step, by_name, parameters)
+    names = [step["Name"] for step in steps]
+    repeated = next((name for name in names if names.count(name) > 1), None)
+    if repeated is not None:
+        # Checked first: the other checks look steps up by name.
+        raise GraphError(f"step '{repeated}' is defined twice: give each step its own name")
+    graph = Graph(
+        definition=definition,
+        steps=steps,
+        by_name={step["Name"]: step for step in steps},
+        parameters={p["Name"] for p in definition.get("Parameters", [])},
+    )
+    for lint in CHECKS:
+        lint(graph)
+
+
+@check
+def references_resolve(graph: Graph) -> None:
+    """Every Get names a declared parameter, an execution variable or an existing step's
+    property; every DependsOn names an existing step."""
+    for step in graph.steps:
+        _check_references(step, graph.by_name, graph.parameters)
         for name in step.get("DependsOn", []) or []:
-            if name not in by_name:
+            if name not in graph.by_name:
                 raise GraphError(f"step '{step['Name']}' depends on '{name}', which does not exist")
-    _check_acyclic(steps)
-    _check_training_inputs(steps)
-    _check_registration(definition, steps)
 
 
 def _check_references(
@@ -170,8 +205,10 @@ def _check_step_property(
             )
 
 
-def _check_acyclic(steps: list[dict[str, Any]]) -> None:
-    graph = {step["Name"]: dependencies(step) for step in steps}
+@check
+def acyclic(graph: Graph) -> None:
+    """The data references and DependsOn make no cycle."""
+    needs = {step["Name"]: dependencies(step) for step in graph.steps}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(name: str, trail: list[str]) -> None:
@@ -181,16 +218,18 @@ def _check_acyclic(steps: list[dict[str, Any]]) -> None:
             cycle = " -> ".join([*trail[trail.index(name) :], name])
             raise GraphError(f"step '{name}' is part of a cycle ({cycle}): break the cycle")
         state[name] = 1
-        for needed in sorted(graph.get(name, ())):
+        for needed in sorted(needs.get(name, ())):
             visit(needed, [*trail, name])
         state[name] = 2
 
-    for name in graph:
+    for name in needs:
         visit(name, [])
 
 
-def _check_training_inputs(steps: list[dict[str, Any]]) -> None:
-    for step in steps:
+@check
+def trainings_need_only_preprocess(graph: Graph) -> None:
+    """Training steps depend on Preprocess alone, so that they run in parallel."""
+    for step in graph.steps:
         if step.get("Type") != "Training":
             continue
         others = dependencies(step) - {PREPROCESS}
@@ -201,9 +240,11 @@ def _check_training_inputs(steps: list[dict[str, Any]]) -> None:
             )
 
 
-def _check_registration(definition: dict[str, Any], steps: list[dict[str, Any]]) -> None:
-    members = branch_members(definition)
-    for step in steps:
+@check
+def registration_only_when_checked(graph: Graph) -> None:
+    """Registration happens only in a condition step's true branch."""
+    members = branch_members(graph.definition)
+    for step in graph.steps:
         if step.get("Type") not in ("RegisterModel", "Model"):
             continue
         place = members.get(step["Name"])

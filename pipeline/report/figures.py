@@ -32,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from pipeline.formats import money as format_money
 from pipeline.report.model import LabelView, ModelView
 from steps.costs import setting_text as cost_setting_text
 from steps.costs import weights_text
@@ -66,9 +67,8 @@ def text(value: object) -> str:
 
 
 def money(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    """Plot labels and axes: the shared money format, without cents from 100 up."""
+    return format_money(value, compact=True)
 
 
 def setting_text(model: ModelView, with_booster: bool = True) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.definition import EVALUATION_OUTPUT, STEP_EVALUATE, STEP_REGISTER
+from pipeline.definition.names import EVALUATION_OUTPUT, STEP_EVALUATE, STEP_REGISTER
 from pipeline.errors import InputError, UsageError
 from pipeline.home import bucket_folder, database_path
 from pipeline.local.bucket import LocalBucket

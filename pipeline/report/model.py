@@ -147,36 +147,18 @@ def _label_scores(
 def figures_from_scores(
     y: np.ndarray, scores: np.ndarray, threshold: float, matrix: CostMatrix
 ) -> dict[str, Any]:
-    """Confusion counts, expected cost, precision, recall and F1 at a threshold."""
-    called = scores >= threshold
-    positive = y == 1
-    counts = {
-        "tp": int(np.sum(called & positive)),
-        "fp": int(np.sum(called & ~positive)),
-        "fn": int(np.sum(~called & positive)),
-        "tn": int(np.sum(~called & ~positive)),
-    }
-    total = max(1, sum(counts.values()))
-    cost = sum(counts[k] * getattr(matrix, k) for k in counts) / total
-    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
-    return {
-        "expected_cost": cost,
-        "confusion": counts,
-        "precision": tp / (tp + fp) if tp + fp else None,
-        "recall": tp / (tp + fn) if tp + fn else None,
-        "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else None,
-    }
+    """One label's figures at a threshold, as Evaluate computes them
+    (``steps.evaluate.label_figures``): cost, savings, confusion counts and metrics."""
+    from steps.evaluate import label_figures
+
+    return label_figures(y, scores, threshold, matrix)
 
 
 def baseline_costs(y: np.ndarray, matrix: CostMatrix) -> dict[str, float]:
-    """Expected cost of calling every case negative, and every case positive."""
+    """Expected cost of calling every case negative, and every case positive
+    (``CostMatrix.baseline_costs`` of the labels' class counts)."""
     positives = int(np.sum(y == 1))
-    negatives = int(y.size) - positives
-    total = max(1, positives + negatives)
-    return {
-        "all_negative": (positives * matrix.fn + negatives * matrix.tn) / total,
-        "all_positive": (positives * matrix.tp + negatives * matrix.fp) / total,
-    }
+    return matrix.baseline_costs(positives, int(y.size) - positives)
 
 
 def labels_of(evaluation: dict[str, Any]) -> list[str]:

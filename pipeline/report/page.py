@@ -15,10 +15,13 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from pipeline.formats import money
 from pipeline.report.dag_svg import STATUS_STYLE, duration_text, render_dag
-from pipeline.report.figures import Plot, label_plots, setting_text
+from pipeline.report.figures import Plot, label_plots
+from pipeline.report.figures import setting_text as model_setting_text
 from pipeline.report.layout import layout
 from pipeline.report.model import POLICIES, LabelView, ReportData, label_views, parse_time
+from steps.costs import setting_sort_key, setting_text
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
@@ -87,12 +90,6 @@ OUTCOME_NAMES = {"tp": "TP", "fp": "FP", "fn": "FN", "tn": "TN"}
 def esc(value: Any) -> str:
     """Escape anything for HTML text and attribute values."""
     return escape("" if value is None else str(value), quote=True)
-
-
-def money(value: Any) -> str:
-    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
-        return "-"
-    return f"{value:,.2f}"
 
 
 def share(value: Any) -> str:
@@ -216,12 +213,12 @@ def tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def _ratio(model: dict[str, Any]) -> float:
-    setting = model.get("setting") or {}
-    try:
-        return float(setting.get("fn_weight", 1)) / float(setting.get("fp_weight", 1) or 1)
-    except (TypeError, ValueError):
-        return math.inf
+def _order(setting: dict[str, Any] | None) -> tuple[bool, tuple[bool, float]]:
+    """The terminal's order of settings (``steps.costs.setting_sort_key``: trees first, then by
+    weight ratio); a model without weights (an older evaluation.json) goes last."""
+    if setting and "fn_weight" in setting and "fp_weight" in setting:
+        return False, setting_sort_key(setting)
+    return True, (True, math.inf)
 
 
 def cost_table(evaluation: dict[str, Any]) -> str:
@@ -245,17 +242,13 @@ def cost_table(evaluation: dict[str, Any]) -> str:
     ]
     head = "".join(f'<th class="{c}">{esc(h)}</th>' for h, c in header_cells)
     rows = []
-    for model in sorted(evaluation.get("models", []), key=_ratio):
+    for model in sorted(evaluation.get("models", []), key=lambda m: _order(m.get("setting"))):
         test = model.get("test") or {}
         validation = model.get("validation") or {}
         interval = test.get("expected_cost_ci")
         confusion = test.get("confusion") or {}
         setting = model.get("setting") or {}
-        ratio = (
-            f"{float(setting['fn_weight']):g}:{float(setting['fp_weight']):g}"
-            if "fn_weight" in setting and "fp_weight" in setting
-            else "-"
-        )
+        ratio = setting_text(setting) if "fn_weight" in setting and "fp_weight" in setting else "-"
         is_best = model.get("name") == best
         savings = test.get("savings")
         thresholds = model.get("thresholds") or {}
@@ -388,7 +381,7 @@ def confusion_matrices(view: LabelView) -> str:
         star = " \u2605" if is_best else ""
         cards.append(
             f'<div class="confusion{" best" if is_best else ""}">'
-            f"<h4>{esc(model.name)} ({esc(setting_text(model))}){star}</h4>"
+            f"<h4>{esc(model.name)} ({esc(model_setting_text(model))}){star}</h4>"
             f'<div class="muted">threshold {model.threshold:.4g} \u00b7 test cost '
             f"{money(test.get('expected_cost'))}</div>"
             "<table><tr><th>truth</th><th>called positive</th><th>called negative</th></tr>"
@@ -408,13 +401,13 @@ def confusion_matrices(view: LabelView) -> str:
 def label_table(view: LabelView) -> str:
     """For multi-label executions: this label's figures per model."""
     rows = []
-    for model in sorted(view.models, key=lambda m: m.ratio):
+    for model in sorted(view.models, key=lambda m: _order(m.setting)):
         validation = model.figures.get("validation") or {}
         test = model.figures.get("test") or {}
         confusion = test.get("confusion") or {}
         rows.append(
             f'<tr class="{"best" if model.name == view.best else ""}">'
-            f"<td>{esc(setting_text(model))}</td><td>{esc(model.name)}</td>"
+            f"<td>{esc(model_setting_text(model))}</td><td>{esc(model.name)}</td>"
             f'<td class="num">{model.threshold:.4g}</td>'
             f'<td class="num">{money(validation.get("expected_cost"))}</td>'
             f'<td class="num">{money(test.get("expected_cost"))}</td>'

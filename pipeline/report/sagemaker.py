@@ -22,9 +22,9 @@ import json
 import re
 from typing import Any
 
-from pipeline.definition import EVALUATION_OUTPUT, STEP_EVALUATE
 from pipeline.definition.expressions import ExpressionError, evaluate
 from pipeline.definition.graph import all_steps
+from pipeline.definition.names import EVALUATION_OUTPUT, STEP_EVALUATE
 from pipeline.errors import UsageError
 from pipeline.report.model import ReportData, StepView
 from steps.evaluate import EVALUATION_FILE, SCORES_FILE
