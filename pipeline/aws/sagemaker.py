@@ -17,6 +17,7 @@ from pipeline.aws.waiting import FAILED, RUNNING, STOPPED, SUCCEEDED, Snapshot, 
 from pipeline.definition.expressions import _as_text
 from pipeline.definition.parameters import resolve_parameters
 from pipeline.errors import UsageError
+from pipeline.options import APPROVAL_STATUSES
 
 #: SageMaker's execution statuses, by outcome.
 OUTCOMES = {
@@ -39,7 +40,6 @@ STEP_TYPES = {
     "Lambda": "Lambda",
     "Callback": "Callback",
 }
-APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 
 
 @dataclass(frozen=True)

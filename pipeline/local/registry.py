@@ -17,8 +17,8 @@ from typing import Any
 from pipeline.errors import InputError
 from pipeline.local.db import connect, transaction
 from pipeline.local.store import now
+from pipeline.options import APPROVAL_STATUSES
 
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
 
