@@ -59,7 +59,14 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--text", help="comma-separated text columns (TF-IDF features)")
     group.add_argument("--positive-label", help="the target value that is the positive class")
     group.add_argument("--label-name", help="a name for the positive class in reports")
-    group.add_argument("--categorical", help="comma-separated categorical feature columns")
+    group.add_argument(
+        "--categorical",
+        help="categorical feature columns: 'auto' (default: string columns with few distinct "
+        "values), a comma-separated list (exactly those), or 'auto,a,b'",
+    )
+    group.add_argument(
+        "--delimiter", help="the CSV files' delimiter (one character, or 'tab'; default: sniffed)"
+    )
     group.add_argument("--drop", help="comma-separated columns to ignore")
     for outcome, meaning in (
         ("tp", "a true positive"),
@@ -201,6 +208,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         label_delimiter=args.label_delimiter,
         no_label=args.no_label,
         text=split(args.text),
+        delimiter=args.delimiter,
     )
     config = override(
         config, "costs", tp=args.cost_tp, fp=args.cost_fp, fn=args.cost_fn, tn=args.cost_tn

@@ -27,6 +27,7 @@ from steps.costs import (
     parse_cost_settings,
     validate_cost_settings,
 )
+from steps.data import AUTO, delimiter_option
 
 #: "No limit" for MaxCostPerDecision: the largest float, since JSON has no infinity.
 NO_COST_LIMIT = sys.float_info.max
@@ -41,7 +42,9 @@ class DataConfig:
     target: str = ""
     positive_label: str = ""
     label_name: str = ""
-    categorical: tuple[str, ...] = ()
+    # "auto": string columns with few, short values (steps.data.AUTO_MAX_LEVELS); a list: exactly
+    # those; "auto" with names: those and the detected ones.
+    categorical: tuple[str, ...] = (AUTO,)
     drop: tuple[str, ...] = ()
     # Multi-label: several 0/1 columns, or one column of labels joined by label_delimiter.
     targets: tuple[str, ...] = ()
@@ -49,6 +52,7 @@ class DataConfig:
     no_label: str = ""  # a label name for rows with none; empty: such rows are an error
     text: tuple[str, ...] = ()  # text columns, turned into TF-IDF features
     text_max_features: int = 1000
+    delimiter: str = ""  # the CSV files' delimiter; empty: sniffed from their first lines
 
 
 @dataclass(frozen=True)
@@ -382,6 +386,10 @@ def validate(config: Config) -> Config:
         )
     if data.text_max_features < 1:
         raise UsageError(f"data text_max_features must be at least 1, got {data.text_max_features}")
+    try:
+        delimiter_option(data.delimiter)
+    except InputError as error:
+        raise UsageError(f"data {error}") from None
     for name in ("oversample_min_count", "min_label_count"):
         if getattr(split, name) < 0:
             raise UsageError(f"split {name} must be >= 0, got {getattr(split, name)}")

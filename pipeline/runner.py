@@ -25,6 +25,7 @@ from pipeline.local.bucket import LocalBucket
 from pipeline.local.executor import BUCKET_FOLDER, ExecutionResult, LocalExecutor, StepEvent
 from steps.data import (
     TableSpec,
+    delimiter_option,
     file_digest,
     find_data_file,
     prepare_table,
@@ -76,7 +77,8 @@ def check_data(config: Config) -> None:
     if not data.target and not data.targets:
         raise UsageError("no target column given: pass --target COLUMN (or --targets A,B,C)")
     spec = table_spec(config)
-    prepared = prepare_table(read_table(Path(data.path)), spec)
+    delimiter = delimiter_option(data.delimiter)
+    prepared = prepare_table(read_table(Path(data.path), delimiter), spec)
     unknown = sorted(set(config.costs.labels) - set(prepared.schema["labels"]))
     if unknown:
         raise UsageError(
@@ -85,7 +87,7 @@ def check_data(config: Config) -> None:
         )
     has_test = bool(data.test_path)
     if has_test:
-        prepare_test_table(read_table(Path(data.test_path)), spec, prepared.schema)
+        prepare_test_table(read_table(Path(data.test_path), delimiter), spec, prepared.schema)
     rows = stratified_split(
         prepared.labels,
         config.split.validation_fraction,

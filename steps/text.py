@@ -65,7 +65,8 @@ def fit_text_features(
 
 
 def text_feature_names(state: Dict[str, Any]) -> List[str]:
-    """Feature names for the TF-IDF columns: ``<column>#<term index>`` (XGBoost-safe)."""
+    """Feature names for the TF-IDF columns: ``<column>#<term index>`` (terms can be any
+    text; an index keeps the name short and unique)."""
     return [
         f"{column}#{index}"
         for column, fitted in state["columns"].items()

@@ -149,7 +149,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "text in a numeric column": (with_column("age", [30, 40, "forty", 50]), "holds text ('forty'"),
     "dates as a feature": (
         lambda t: base(csv(t, good_frame().assign(age=pd.Timestamp("2024-01-01")))),
-        "holds text",  # a CSV date is text until declared: the fix names --categorical
+        # CSV dates are strings that parse as dates: never automatic categories, always this.
+        "holds dates or times",
     ),
     "reserved column name": (with_column("__row__", [1]), "reserves for row positions"),
     "too few rows of a class": (
