@@ -568,6 +568,13 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
             "passed": checks_passed,
         },
         "data": report["data"],
+        # The input columns by the names in the data (XGBoost's f0, f1, ... never show here).
+        "inputs": {
+            "features": schema["features"],
+            "categorical": list(schema["categorical"]),
+            "text": schema["text"],
+            "detected": schema.get("detected", {"categorical": [], "text": []}),
+        },
         "splits": report["splits"],
         "binary_classification_metrics": sagemaker_model_quality(best["test"], args),
     }
