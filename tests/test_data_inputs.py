@@ -497,3 +497,7 @@ def test_odd_names_and_semicolons_run_end_to_end(tmp_path: Path, capsys) -> None
     assert payload["evaluation"]["best"]["beats_baseline"] is True
     assert payload["evaluation"]["inputs"]["features"] == ODD_NAMES
     assert payload["evaluation"]["inputs"]["detected"]["categorical"] == [ODD_NAMES[4]]
+    report = (home / "reports" / f"{execution_id}.html").read_text()
+    section = report[report.index('<h2 id="inputs">') :]
+    for name, role in [("a[1]", "numeric"), ("x&lt;y", "numeric"), ("n" * 300, "categorical")]:
+        assert f"<tr><td><code>{name}</code></td><td>{role}</td>" in section
