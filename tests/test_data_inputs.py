@@ -501,3 +501,33 @@ def test_odd_names_and_semicolons_run_end_to_end(tmp_path: Path, capsys) -> None
     section = report[report.index('<h2 id="inputs">') :]
     for name, role in [("a[1]", "numeric"), ("x&lt;y", "numeric"), ("n" * 300, "categorical")]:
         assert f"<tr><td><code>{name}</code></td><td>{role}</td>" in section
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_categorical_and_delimiter_options_in_config_flags_and_definition(tmp_path: Path) -> None:
+    """The config's categorical is auto by default, a TOML string or list otherwise; flags
+    override it; the definition passes both to Preprocess as parameters."""
+    from pipeline.cli import build_parser, config_from_args
+    from pipeline.config import load_config
+    from pipeline.definition import pipeline_parameters
+
+    assert load_config(None).data.categorical == ("auto",)
+    assert load_config(None).data.delimiter == ""
+    for value, expected in (('"auto"', ("auto",)), ("[]", ()), ('"auto,zip"', ("auto", "zip"))):
+        path = tmp_path / "c.toml"
+        path.write_text(f'[data]\ncategorical = {value}\ndelimiter = "tab"\n')
+        config = load_config(path)
+        assert config.data.categorical == expected
+        assert config.data.delimiter == "tab"
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n1,0\n")
+    args = build_parser().parse_args(
+        ["run", "--data", str(data), "--target", "y", "--categorical", "", "--delimiter", ";"]
+    )
+    config = config_from_args(args)
+    assert (config.data.categorical, config.data.delimiter) == ((), ";")
+    parameters = pipeline_parameters(load_config(None), "s3://b/d.csv", None)
+    assert parameters["CategoricalColumns"].default_value == "auto"
+    assert parameters["Delimiter"].default_value == ""
