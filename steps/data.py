@@ -598,7 +598,10 @@ def _features(
             if role in roles.detected:
                 roles.detected[role].append(name)
         if role == "text":
+            from steps.text import check_text_column
+
             features[name] = column.map(lambda v: "" if _is_missing(v) else str(v))
+            check_text_column(features[name], name)
             roles.text.append(name)
         elif role == "categorical":
             text = column.astype(object).map(lambda v: None if _is_missing(v) else _label_text(v))

@@ -234,6 +234,17 @@ def test_parquet_category_and_string_types_declare_themselves(tmp_path: Path) ->
         prepare_table(untyped, TableSpec("y"))
 
 
+def test_text_with_no_word_in_two_rows_is_refused_before_training() -> None:
+    """TF-IDF keeps words found in two rows or more; one word per row, each of another
+    length (34 to 73 letters: free text by its length), gives training no feature. Declared or
+    typed, the column stops here."""
+    words = pd.array([f"zzqa{'b' * (30 + i)}" for i in range(40)], dtype="string")
+    frame = pd.DataFrame({"x": np.arange(40.0), "memo": words, "y": [0, 1] * 20})
+    for spec in (TableSpec("y"), TableSpec("y", text=("memo",))):
+        with pytest.raises(InputError, match="text column 'memo' has no word in two or more rows"):
+            prepare_table(frame, spec)
+
+
 # --------------------------------------------------------------------------- delimiters
 
 DELIMITED = pd.DataFrame(

@@ -33,8 +33,20 @@ from steps import evaluate, preprocess, train
 from steps.errors import InputError
 
 NAMES = ["a[1]", "a_1_", "x<y", "line\nbreak", "n" * 300, "amount [EUR]", "age<30", "plain"]
-#: How a feature column is made; the first five always leave the table trainable.
-KINDS = ["numeric", "gaps", "codes", "category", "string", "constant", "empty", "inf", "free text"]
+#: How a feature column is made; the first seven leave a table trainable (beside a varying
+#: column).
+KINDS = [
+    "numeric",
+    "gaps",
+    "codes",
+    "category",
+    "string",
+    "typed text",
+    "constant",
+    "empty",
+    "inf",
+    "free text",
+]
 TARGETS = ["balanced", "balanced", "balanced", "one class", "missing"]
 FORMATS = [",", ";", "\t", "|", "parquet"]
 
@@ -65,6 +77,11 @@ def column(kind: str, rows: int, rng: np.random.Generator) -> object:
         return pd.Categorical(rng.choice(["low", "high"], rows))
     if kind == "string":
         return pd.array(rng.choice(["red", "blue", "green"], rows).tolist(), dtype="string")
+    if kind == "typed text":  # pandas' string dtype holding free text: TF-IDF features
+        words = rng.choice(["late", "payment", "card", "stolen", "refund", "merchant"], (rows, 6))
+        return pd.array(
+            [" ".join(row) + f" case {i}" for i, row in enumerate(words)], dtype="string"
+        )
     if kind == "constant":
         return np.full(rows, 7.0)
     if kind == "empty":
@@ -87,7 +104,7 @@ def quirky_tables(draw: st.DrawFn, trainable: bool = False) -> Table:
     count = draw(st.integers(1, 4))
     names = draw(st.lists(st.sampled_from(NAMES), min_size=count, max_size=count, unique=True))
     # Mostly columns a model can use, so that about a third of the tables train.
-    kinds = KINDS[:6] if trainable else KINDS[:6] * 2 + KINDS[6:]
+    kinds = KINDS[:7] if trainable else KINDS[:7] * 2 + KINDS[7:]
     frame = pd.DataFrame({name: column(draw(st.sampled_from(kinds)), rows, rng) for name in names})
     target = "balanced" if trainable else draw(st.sampled_from(TARGETS))
     labels = rng.permutation(np.arange(rows) % 2).astype(float)
@@ -218,6 +235,7 @@ def test_costpipe_run_succeeds_or_fails_only_at_the_register_check(
     )
     code = main(["run", "--config", str(toml), "--home", str(home), "--json", "--no-report"])
     registry = ModelRegistry(home).packages("quirks") if home.exists() else []
+    event(f"exit {code}")
     if code == 2:
         assert ExecutionStore(home).executions() == [] and registry == []
         return
