@@ -27,7 +27,7 @@ from steps.costs import (
     parse_cost_settings,
     validate_cost_settings,
 )
-from steps.data import AUTO, delimiter_option
+from steps.options import AUTO, delimiter_option
 
 #: "No limit" for MaxCostPerDecision: the largest float, since JSON has no infinity.
 NO_COST_LIMIT = sys.float_info.max

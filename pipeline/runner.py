@@ -25,13 +25,13 @@ from pipeline.local.bucket import LocalBucket
 from pipeline.local.executor import BUCKET_FOLDER, ExecutionResult, LocalExecutor, StepEvent
 from steps.data import (
     TableSpec,
-    delimiter_option,
     file_digest,
     find_data_file,
     prepare_table,
     prepare_test_table,
     read_table,
 )
+from steps.options import delimiter_option
 from steps.preprocess import check_label_counts
 from steps.split import stratified_split
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from steps.errors import InputError
+from steps.options import AUTO
 
 #: Column the splits add: each row's position in its source file. Reserved in input data.
 ROW_COLUMN = "__row__"
@@ -31,8 +32,6 @@ _SNIFF_BYTES = 64 * 1024
 SNIFFED_DELIMITERS = ",;\t|"
 #: Lines of a CSV file the delimiter is sniffed on: enough for a stable guess, cheap on any file.
 _SNIFF_LINES = 50
-#: ``categorical = "auto"``: string columns with few, short values become categorical.
-AUTO = "auto"
 #: At most this many distinct values... coded attributes (German credit's A11-A14: at most 10
 #: levels), US states and territories (56), months, weekdays and product groups pass; identifiers
 #: and names, whose distinct values grow with the rows, do not once the data has a few hundred.
@@ -119,25 +118,6 @@ class TableFile:
             "delimiter": self.delimiter,
             "delimiter_sniffed": self.delimiter_sniffed if self.format == "csv" else None,
         }
-
-
-def delimiter_option(text: Optional[str]) -> Optional[str]:
-    """The delimiter a user gave (``--delimiter``, ``[data] delimiter``), or None to sniff.
-
-    One character; ``tab`` and ``\\t`` spell a tab, which is awkward to type in a shell.
-
-    >>> delimiter_option(""), delimiter_option(";"), delimiter_option("tab")
-    (None, ';', '\t')
-    """
-    if not text:
-        return None
-    spelled = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
-    if len(spelled) != 1 or spelled in '"\r\n' or spelled.isalnum():
-        raise InputError(
-            f"delimiter {text!r} is not one separator character: give one such as ';', '|' or "
-            "tab, or leave it empty to sniff it"
-        )
-    return spelled
 
 
 def find_data_file(path: Path) -> Path:

@@ -24,12 +24,10 @@ import pandas as pd
 
 from steps.checks import DEFAULT_SAMPLES, DEFAULT_THRESHOLD_IMBALANCE, multilabel_imbalance_check
 from steps.data import (
-    AUTO,
     ROW_COLUMN,
     PreparedTable,
     TableFile,
     TableSpec,
-    delimiter_option,
     file_digest,
     find_data_file,
     label_frame,
@@ -40,6 +38,7 @@ from steps.data import (
 )
 from steps.errors import InputError, run_entry_point
 from steps.model_io import write_json
+from steps.options import AUTO, delimiter_option
 from steps.split import oversample_minority, oversample_rare_labels, stratified_split
 
 PROCESSING_ROOT = Path("/opt/ml/processing")

@@ -27,7 +27,6 @@ from steps.data import (
     AUTO_MAX_LEVELS,
     AUTO_MAX_MEAN_LENGTH,
     TableSpec,
-    delimiter_option,
     load_table,
     prepare_table,
     read_table,
@@ -35,6 +34,7 @@ from steps.data import (
 from steps.errors import InputError
 from steps.model import fit_model, xgboost_feature_names
 from steps.model_io import load_model, save_model
+from steps.options import delimiter_option
 
 # German credit (Statlog): 20 attributes, 13 coded as strings, 7 numeric; class 1 good, 2 bad.
 GERMAN_CODES = {
