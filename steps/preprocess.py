@@ -267,6 +267,8 @@ def profile(
             "oversample_ratio": args.oversample_ratio or None,
             "oversample_min_count": args.oversample_min_count or None,
             "seed": args.seed,
+            "categorical": args.categorical,
+            "delimiter": args.delimiter,
         },
     }
 

@@ -335,6 +335,7 @@ def test_profile_records_the_delimiters_of_data_and_test_file(tmp_path: Path) ->
     )
     profile = json.loads((given / "profile" / "profile.json").read_text())
     assert profile["data"]["read"]["delimiter_sniffed"] is False
+    assert (profile["options"]["categorical"], profile["options"]["delimiter"]) == ("auto", ";")
 
 
 # --------------------------------------------------------------------------- non-finite values

@@ -139,7 +139,7 @@ def one_line(error: Exception) -> str:
 @settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(table=quirky_tables())
 def test_refused_up_front_with_one_line_or_preprocess_train_and_evaluate_succeed(
@@ -219,7 +219,7 @@ def test_refused_up_front_with_one_line_or_preprocess_train_and_evaluate_succeed
 @settings(
     max_examples=4,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(table=quirky_tables(trainable=True))
 def test_costpipe_run_succeeds_or_fails_only_at_the_register_check(
