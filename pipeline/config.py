@@ -37,6 +37,7 @@ from steps.costs import (
     parse_cost_settings,
     validate_cost_settings,
 )
+from steps.options import delimiter_option
 
 __all__ = [
     "APPROVAL_STATUSES",
@@ -303,6 +304,13 @@ def _targets_rule(config: Config) -> None:
         raise UsageError("per-label costs ([costs.labels]) need a multi-label target")
 
 
+def _delimiter_rule(config: Config) -> None:
+    try:
+        delimiter_option(config.data.delimiter)
+    except InputError as error:
+        raise UsageError(f"data {error}") from None
+
+
 def _costs_rule(config: Config) -> None:
     config.cost_matrix  # noqa: B018  (raises UsageError for a bad matrix)
     for label, entries in config.costs.labels.items():
@@ -314,7 +322,7 @@ def _costs_rule(config: Config) -> None:
 
 
 #: Checks that involve more than one option, in the order they run.
-_RULES = (_split_rule, _instances_rule, _targets_rule, _costs_rule)
+_RULES = (_split_rule, _instances_rule, _targets_rule, _delimiter_rule, _costs_rule)
 
 
 def parse_settings_flag(text: str) -> tuple[str, ...]:

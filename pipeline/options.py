@@ -6,7 +6,7 @@ next to it as scikit-learn's ``_parameter_constraints`` declare theirs), its hel
 it goes: a command-line flag, a pipeline parameter, and the jobs' arguments that read that
 parameter. The config sections (``pipeline.config``), the flags (``pipeline.cli.options``),
 the pipeline parameters and the job arguments (``pipeline.definition``) are all derived from
-:data:`OPTIONS`; choice lists come from ``steps.choices``, the jobs' own constants.
+:data:`OPTIONS`; choice lists come from ``steps.options``, the jobs' own constants.
 
 The table's order is the order of the pipeline's parameters (text first, then numbers, then
 whole numbers, as Studio lists them); each job argument says where it stands in its job's
@@ -26,7 +26,8 @@ from steps.checks import (
     DEFAULT_THRESHOLD_IMBALANCE,
     DEFAULT_THRESHOLD_MISPREDICTION,
 )
-from steps.choices import (
+from steps.options import (
+    AUTO,
     MULTILABEL_STRATEGIES,
     OBJECTIVE_IMPLEMENTATIONS,
     THRESHOLD_OBJECTIVES,
@@ -255,8 +256,9 @@ OPTIONS: tuple[Option, ...] = (
         "data",
         "categorical",
         TEXT_LIST,
-        (),
-        "comma-separated categorical feature columns",
+        (AUTO,),
+        "categorical feature columns: 'auto' (default: string columns with few distinct "
+        "values), a comma-separated list (exactly those), or 'auto,a,b'",
         flag="--categorical",
         parameter="CategoricalColumns",
         arguments=_args((PREPROCESS, "categorical", 7)),
@@ -270,6 +272,16 @@ OPTIONS: tuple[Option, ...] = (
         flag="--drop",
         parameter="DropColumns",
         arguments=_args((PREPROCESS, "drop", 8)),
+    ),
+    Option(
+        "data",
+        "delimiter",
+        TEXT,
+        "",
+        "the CSV files' delimiter (one character, or 'tab'; default: sniffed)",
+        flag="--delimiter",
+        parameter="Delimiter",
+        arguments=_args((PREPROCESS, "delimiter", 10)),
     ),
     Option(
         "costs",
@@ -396,7 +408,7 @@ OPTIONS: tuple[Option, ...] = (
         "the share of rows in the validation split",
         _FRACTION,
         parameter="ValidationFraction",
-        arguments=_args((PREPROCESS, "validation-fraction", 10)),
+        arguments=_args((PREPROCESS, "validation-fraction", 11)),
     ),
     Option(
         "split",
@@ -406,7 +418,7 @@ OPTIONS: tuple[Option, ...] = (
         "the share of rows in the test split (none with a test file)",
         _FRACTION,
         parameter="TestFraction",
-        arguments=_args((PREPROCESS, "test-fraction", 11)),
+        arguments=_args((PREPROCESS, "test-fraction", 12)),
     ),
     Option(
         "split",
@@ -417,7 +429,7 @@ OPTIONS: tuple[Option, ...] = (
         Interval(0, 1, closed="both", note="(0 turns it off)"),
         flag="--oversample-ratio",
         parameter="OversampleRatio",
-        arguments=_args((PREPROCESS, "oversample-ratio", 12)),
+        arguments=_args((PREPROCESS, "oversample-ratio", 13)),
     ),
     Option(
         "checks",
@@ -427,7 +439,7 @@ OPTIONS: tuple[Option, ...] = (
         "the largest allowed ratio of the largest to the smallest class",
         Interval(1, finite=True),
         parameter="ThresholdImbalance",
-        arguments=_args((PREPROCESS, "threshold-imbalance", 15)),
+        arguments=_args((PREPROCESS, "threshold-imbalance", 16)),
     ),
     Option(
         "checks",
@@ -497,7 +509,7 @@ OPTIONS: tuple[Option, ...] = (
         0,
         "the seed of the splits",
         parameter="SplitSeed",
-        arguments=_args((PREPROCESS, "seed", 17)),
+        arguments=_args((PREPROCESS, "seed", 18)),
     ),
     Option(
         "split",
@@ -508,7 +520,7 @@ OPTIONS: tuple[Option, ...] = (
         _NOT_NEGATIVE,
         flag="--oversample-min-count",
         parameter="OversampleMinCount",
-        arguments=_args((PREPROCESS, "oversample-min-count", 13)),
+        arguments=_args((PREPROCESS, "oversample-min-count", 14)),
     ),
     Option(
         "split",
@@ -518,7 +530,7 @@ OPTIONS: tuple[Option, ...] = (
         "fewest positives per label in the training split",
         _NOT_NEGATIVE,
         parameter="MinLabelCount",
-        arguments=_args((PREPROCESS, "min-label-count", 14)),
+        arguments=_args((PREPROCESS, "min-label-count", 15)),
     ),
     Option(
         "data",
@@ -538,7 +550,7 @@ OPTIONS: tuple[Option, ...] = (
         "labels needed before the class-imbalance checks apply",
         _NOT_NEGATIVE,
         parameter="CheckSamples",
-        arguments=_args((PREPROCESS, "samples", 16), (EVALUATE, "samples", 10)),
+        arguments=_args((PREPROCESS, "samples", 17), (EVALUATE, "samples", 10)),
     ),
     Option(
         "evaluation",

@@ -11,8 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from steps.errors import InputError
+from steps.options import AUTO
 
 #: Column the splits add: each row's position in its source file. Reserved in input data.
 ROW_COLUMN = "__row__"
@@ -27,6 +27,21 @@ PARQUET_MAGIC = b"PAR1"
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _SNIFF_BYTES = 64 * 1024
+#: Delimiters sniffed in CSV files, in the order ties are broken; anything else is given with
+#: ``--delimiter``.
+SNIFFED_DELIMITERS = ",;\t|"
+#: Lines of a CSV file the delimiter is sniffed on: enough for a stable guess, cheap on any file.
+_SNIFF_LINES = 50
+#: At most this many distinct values... coded attributes (German credit's A11-A14: at most 10
+#: levels), US states and territories (56), months, weekdays and product groups pass; identifiers
+#: and names, whose distinct values grow with the rows, do not once the data has a few hundred.
+AUTO_MAX_LEVELS = 100
+#: ...of at most this many characters on average: codes and labels are short, while free text
+#: (descriptions, notes, addresses) averages more, and is better read as words (``--text``).
+AUTO_MAX_MEAN_LENGTH = 30
+#: The largest magnitude XGBoost can hold: it stores features as 32-bit floats, so a larger
+#: finite value becomes infinite there and fails training.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 #: Most labels a multi-label target may have (Amazon Comprehend's limit for custom classifiers).
@@ -48,7 +63,9 @@ class TableSpec:
     target: str = ""
     positive_label: Optional[str] = None
     label_name: Optional[str] = None
-    categorical: Tuple[str, ...] = ()
+    #: Column names, ``("auto",)`` (string columns with few distinct values) or ``auto`` with
+    #: names (those columns whatever their values, and the detected ones).
+    categorical: Tuple[str, ...] = (AUTO,)
     drop: Tuple[str, ...] = ()
     targets: Tuple[str, ...] = ()
     label_delimiter: Optional[str] = None
@@ -58,6 +75,16 @@ class TableSpec:
     @property
     def multilabel(self) -> bool:
         return bool(self.targets) or bool(self.label_delimiter)
+
+    @property
+    def auto_categorical(self) -> bool:
+        """Whether string columns nobody declared are detected as categorical."""
+        return AUTO in self.categorical
+
+    @property
+    def declared_categorical(self) -> Tuple[str, ...]:
+        """The columns named as categorical (without the ``auto`` keyword)."""
+        return tuple(name for name in self.categorical if name != AUTO)
 
     @property
     def target_columns(self) -> Tuple[str, ...]:
@@ -73,6 +100,24 @@ class PreparedTable:
     labels: np.ndarray
     schema: Dict[str, Any]
     warnings: List[str] = field(default_factory=list)
+
+
+@dataclass
+class TableFile:
+    """A table as read from its file, and how it was read."""
+
+    frame: pd.DataFrame
+    format: str  # "csv" or "parquet"
+    delimiter: Optional[str] = None  # CSV only: the delimiter the file was read with
+    delimiter_sniffed: bool = False  # CSV only: found by sniffing rather than given
+
+    def describe(self) -> Dict[str, Any]:
+        """What profile.json records about how the file was read."""
+        return {
+            "format": self.format,
+            "delimiter": self.delimiter,
+            "delimiter_sniffed": self.delimiter_sniffed if self.format == "csv" else None,
+        }
 
 
 def find_data_file(path: Path) -> Path:
@@ -101,8 +146,14 @@ def file_digest(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, delimiter: Optional[str] = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, by content rather than by name where they disagree."""
+    return load_table(path, delimiter).frame
+
+
+def load_table(path: Path, delimiter: Optional[str] = None) -> TableFile:
+    """Read a CSV or Parquet file and say how: a CSV's delimiter is ``delimiter`` when given,
+    else sniffed (comma, semicolon, tab or pipe; comma when the lines do not tell)."""
     path = find_data_file(Path(path))
     size = path.stat().st_size
     with open(path, "rb") as handle:
@@ -110,32 +161,67 @@ def read_table(path: Path) -> pd.DataFrame:
     if size == 0 or not head.strip():
         raise InputError(f"data file '{path.name}' is empty: give a table with a header and rows")
     if head.startswith(PARQUET_MAGIC):
-        frame = _read_parquet(path)
+        table = TableFile(_read_parquet(path), "parquet")
     elif path.name.lower().endswith(PARQUET_SUFFIXES):
         raise InputError(
             f"data file '{path.name}' is named .parquet but is not Parquet: convert it or give a "
             "CSV file"
         )
-    elif path.name.lower().endswith(".gz"):
-        frame = _read_csv(path, compression="gzip")
     else:
-        if b"\x00" in head:
+        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        if compression is None and b"\x00" in head:
             raise InputError(
                 f"data file '{path.name}' is binary, not CSV text: give a CSV (UTF-8) or Parquet "
                 "file"
             )
-        frame = _read_csv(path, compression=None)
+        sniffed = delimiter is None
+        used = sniff_delimiter(path, compression) if sniffed else delimiter
+        table = TableFile(_read_csv(path, compression, used), "csv", used, sniffed)
+    frame = table.frame
     if len(frame.columns) == 0:
         raise InputError(f"data file '{path.name}' has no columns: give a header row")
     if len(frame) == 0:
         raise InputError(
             f"data file '{path.name}' has a header but no rows: give at least one row per class"
         )
-    return frame
+    return table
 
 
-def _read_csv(path: Path, compression: Optional[str]) -> pd.DataFrame:
-    header = _csv_header(path, compression)
+def _open_text(path: Path, compression: Optional[str]) -> Any:
+    import gzip
+
+    if compression == "gzip":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def sniff_delimiter(path: Path, compression: Optional[str] = None) -> str:
+    """The delimiter of a CSV file's first lines among comma, semicolon, tab and pipe (Python's
+    ``csv.Sniffer``); comma when they do not tell (one column, or no consistent candidate)."""
+    try:
+        with _open_text(path, compression) as handle:
+            sample = handle.read(_SNIFF_BYTES)
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"data file '{path.name}' is not UTF-8 text (byte {error.object[error.start]:#04x} "
+            f"at offset {error.start}): save it as UTF-8"
+        ) from None
+    except (OSError, EOFError) as error:
+        raise InputError(
+            f"data file '{path.name}' could not be read ({error}): check the file"
+        ) from None
+    lines = sample.splitlines(keepends=True)
+    # Whole lines only (the last one read may be cut short), at most _SNIFF_LINES of them.
+    complete = lines[:-1] if len(lines) > 1 and len(sample) == _SNIFF_BYTES else lines
+    sample = "".join(complete[:_SNIFF_LINES])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SNIFFED_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_csv(path: Path, compression: Optional[str], delimiter: str = ",") -> pd.DataFrame:
+    header = _csv_header(path, compression, delimiter)
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise InputError(
@@ -143,7 +229,9 @@ def _read_csv(path: Path, compression: Optional[str]) -> pd.DataFrame:
             "rename them so each column has one name"
         )
     try:
-        return pd.read_csv(path, compression=compression, encoding="utf-8", low_memory=False)
+        return pd.read_csv(
+            path, sep=delimiter, compression=compression, encoding="utf-8", low_memory=False
+        )
     except UnicodeDecodeError as error:
         raise InputError(
             f"data file '{path.name}' is not UTF-8 text (byte {error.object[error.start]:#04x} "
@@ -165,13 +253,11 @@ def _read_csv(path: Path, compression: Optional[str]) -> pd.DataFrame:
         ) from None
 
 
-def _csv_header(path: Path, compression: Optional[str]) -> List[str]:
-    import gzip
-
-    opener = gzip.open if compression == "gzip" else open
+def _csv_header(path: Path, compression: Optional[str], delimiter: str = ",") -> List[str]:
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
-            row = next(csv.reader(io.StringIO(handle.readline())), [])
+        with _open_text(path, compression) as handle:
+            # The reader, not one line: a quoted column name may hold a line break.
+            row = next(csv.reader(handle, delimiter=delimiter), [])
     except UnicodeDecodeError as error:
         raise InputError(
             f"data file '{path.name}' is not UTF-8 text (byte {error.object[error.start]:#04x} "
@@ -181,6 +267,8 @@ def _csv_header(path: Path, compression: Optional[str]) -> List[str]:
         raise InputError(
             f"data file '{path.name}' could not be read ({error}): check the file"
         ) from None
+    except csv.Error:
+        return []  # pandas reports the malformed file with its row
     return [name.strip() for name in row]
 
 
@@ -219,9 +307,10 @@ def prepare_table(frame: pd.DataFrame, spec: TableSpec) -> PreparedTable:
     """Check the target(s) and features and turn them into model inputs.
 
     Binary data: the target becomes 1 for ``spec.positive_label`` and 0 for the other class.
-    Multi-label data: one 0/1 column per label. Declared categorical columns become pandas
-    categories with levels fixed here (from all rows), so every split and every later scoring
-    uses the same codes; declared text columns are kept as text for the model's TF-IDF.
+    Multi-label data: one 0/1 column per label. Categorical columns (declared, detected by
+    ``auto``, or typed ``category`` in the file) become pandas categories with levels fixed here
+    (from all rows), so every split and every later scoring uses the same codes; text columns
+    are kept as text for the model's TF-IDF.
     """
     if spec.multilabel:
         labels, label_schema = _multilabel_labels(frame, spec)
@@ -236,13 +325,17 @@ def prepare_table(frame: pd.DataFrame, spec: TableSpec) -> PreparedTable:
             "labels": [spec.label_name or positive],
             "label_columns": [spec.target],
         }
-    features, categorical_levels, warnings = _features(frame, spec)
+    roles = _features(frame, spec)
     schema = {
         **label_schema,
-        "features": [c for c in features.columns if c not in spec.text],
-        "categorical": categorical_levels,
-        "text": list(spec.text),
+        "features": [c for c in roles.features.columns if c not in roles.text],
+        "categorical": roles.levels,
+        "text": roles.text,
+        # Columns whose role came from their values or their Parquet type, not from an option.
+        "detected": roles.detected,
     }
+    _check_derived_names(schema)
+    features, warnings = roles.features, roles.warnings
     return PreparedTable(features=features, labels=labels, schema=schema, warnings=warnings)
 
 
@@ -412,19 +505,36 @@ def _positive_label(spec: TableSpec, values: Sequence[str]) -> str:
     return wanted
 
 
+@dataclass
+class _FeatureRoles:
+    """The converted feature columns and the role each got."""
+
+    features: pd.DataFrame
+    levels: Dict[str, List[str]]  # categorical columns and their levels
+    text: List[str]
+    detected: Dict[str, List[str]]  # roles found from values or file types, not options
+    warnings: List[str]
+
+
 def _features(
-    frame: pd.DataFrame, spec: TableSpec, require_variation: bool = True
-) -> Tuple[pd.DataFrame, Dict[str, List[str]], List[str]]:
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    require_variation: bool = True,
+    follow_types: bool = True,
+) -> _FeatureRoles:
     """Check and convert the feature columns; ``require_variation`` refuses data in which no
-    feature varies (right for the data trained on, not for a small test file)."""
+    feature varies (right for the data trained on, not for a small test file);
+    ``follow_types`` lets ``category`` and pandas ``string`` columns declare themselves (off for
+    a test file, which follows the data's schema)."""
     columns = [str(c) for c in frame.columns]
     if ROW_COLUMN in columns:
         raise InputError(
             f"the data has a column named '{ROW_COLUMN}', which costpipe reserves for row "
             "positions: rename that column"
         )
+    declared = spec.declared_categorical
     for role, names in (
-        ("categorical", spec.categorical),
+        ("categorical", declared),
         ("dropped", spec.drop),
         ("text", spec.text),
     ):
@@ -436,7 +546,7 @@ def _features(
             )
     targets = set(spec.target_columns)
     for role, names in (
-        ("categorical", spec.categorical),
+        ("categorical", declared),
         ("drop", spec.drop),
         ("text", spec.text),
     ):
@@ -445,7 +555,7 @@ def _features(
             raise InputError(
                 f"target '{sorted(clash)[0]}' is also listed as a {role} column: remove it there"
             )
-    both = set(spec.categorical) & set(spec.text)
+    both = set(declared) & set(spec.text)
     if both:
         raise InputError(
             f"column '{sorted(both)[0]}' is declared both categorical and text: choose one"
@@ -454,8 +564,7 @@ def _features(
     if not names:
         raise InputError("the data has no feature columns besides the target: add features")
     features = frame[names].copy()
-    levels: Dict[str, List[str]] = {}
-    warnings: List[str] = []
+    roles = _FeatureRoles(features, {}, [], {"categorical": [], "text": []}, [])
     for name in names:
         column = features[name]
         if column.isna().all():
@@ -463,34 +572,155 @@ def _features(
                 f"feature column '{name}' is entirely empty: drop it (--drop {name}) or fill "
                 "in its values"
             )
-        if name in spec.text:
+        role = _declared_role(name, column, spec)
+        if role is None:
+            role = _undeclared_role(name, column, spec, follow_types)
+            if role in roles.detected:
+                roles.detected[role].append(name)
+        if role == "text":
+            from steps.text import check_text_column
+
             features[name] = column.map(lambda v: "" if _is_missing(v) else str(v))
-        elif name in spec.categorical:
-            text = column.map(lambda v: None if _is_missing(v) else _label_text(v))
-            levels[name] = sorted(text.dropna().unique().tolist())
-            features[name] = pd.Categorical(text, categories=levels[name])
-        elif pd.api.types.is_bool_dtype(column) or _is_boolean_with_gaps(column):
+            check_text_column(features[name], name)
+            roles.text.append(name)
+        elif role == "categorical":
+            text = column.astype(object).map(lambda v: None if _is_missing(v) else _label_text(v))
+            roles.levels[name] = sorted(text.dropna().unique().tolist())
+            features[name] = pd.Categorical(text, categories=roles.levels[name])
+        elif role == "boolean":
             # True/False with blanks is read as text: a 0/1 feature with missing values.
             features[name] = column.map(
                 lambda v: np.nan if _is_missing(v) else float(_label_text(v) == "1")
             ).astype(np.float32)
-        elif pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(
-            column
-        ):
-            raise InputError(
-                f"feature column '{name}' holds dates or times: turn them into numbers (e.g. days "
-                f"since a reference date) or drop the column (--drop {name})"
-            )
-        elif not pd.api.types.is_numeric_dtype(column):
-            raise InputError(_text_in_numeric_message(name, column))
+        else:
+            _check_finite(name, column)
         if features[name].nunique(dropna=True) <= 1:
-            warnings.append(f"feature '{name}' is constant: it cannot help the model")
-    if require_variation and len(warnings) == len(names):
+            roles.warnings.append(f"feature '{name}' is constant: it cannot help the model")
+    if require_variation and len(roles.warnings) == len(names):
         raise InputError(
             "every feature column is constant, so the data holds nothing to learn from: give "
             "columns whose values vary"
         )
-    return features, levels, warnings
+    return roles
+
+
+def _declared_role(name: str, column: pd.Series, spec: TableSpec) -> Optional[str]:
+    """The role an option or the column's values fix without a doubt; None for text nobody
+    declared."""
+    if name in spec.text:
+        return "text"
+    if name in spec.declared_categorical:
+        return "categorical"
+    if pd.api.types.is_bool_dtype(column) or _is_boolean_with_gaps(column):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column):
+        raise InputError(_dates_message(name))
+    if pd.api.types.is_numeric_dtype(column):
+        return "numeric"
+    return None
+
+
+def _is_typed_string(dtype: Any) -> bool:
+    """pandas' ``string`` dtype (missing values are ``pd.NA``), which a Parquet file written from
+    it keeps. Not pandas 3's default ``str`` for text read from CSV (missing values are NaN)."""
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
+
+
+def _undeclared_role(name: str, column: pd.Series, spec: TableSpec, follow_types: bool) -> str:
+    """Categorical or text for a column of strings nobody declared, or the error saying how to
+    declare it.
+
+    A ``category`` column is categorical and a pandas ``string`` column is categorical or text
+    (by the rule below): their type declares them. Other strings are categorical under ``auto``
+    when they have at most ``AUTO_MAX_LEVELS`` distinct values averaging at most
+    ``AUTO_MAX_MEAN_LENGTH`` characters; otherwise, and for numbers with stray text or dates, the
+    error names the column and the fix.
+    """
+    if follow_types and isinstance(column.dtype, pd.CategoricalDtype):
+        return "categorical"
+    values = column.dropna().astype(object)
+    typed = follow_types and _is_typed_string(column.dtype)
+    if not typed:
+        if not spec.auto_categorical:
+            raise InputError(_text_in_numeric_message(name, column, spec))
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().mean() >= 0.5:  # mostly numbers: the text in it is a mistake
+            raise InputError(_text_in_numeric_message(name, column, spec))
+        text = values.map(str)
+        if pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True).notna().all():
+            raise InputError(_dates_message(name))
+    text = values.map(str)
+    distinct = int(text.nunique())
+    mean_length = float(text.str.len().mean())
+    if distinct <= AUTO_MAX_LEVELS and mean_length <= AUTO_MAX_MEAN_LENGTH:
+        return "categorical"
+    if typed:
+        return "text"
+    raise InputError(_free_text_message(name, distinct, mean_length, spec))
+
+
+def _free_text_message(name: str, distinct: int, mean_length: float, spec: TableSpec) -> str:
+    return (
+        f"feature column '{name}' looks like free text ({distinct} distinct values of "
+        f"{mean_length:.0f} characters on average; automatic categories have at most "
+        f"{AUTO_MAX_LEVELS} of at most {AUTO_MAX_MEAN_LENGTH}): declare it text (--text {name}) "
+        f"for word features or categorical (--categorical {_categorical_fix(name, spec)}), or "
+        f"drop it (--drop {name})"
+    )
+
+
+def _categorical_fix(name: str, spec: TableSpec) -> str:
+    """The ``--categorical`` value that adds ``name`` to what the user gave."""
+    return ",".join([*spec.categorical, name]) if spec.categorical else name
+
+
+def _dates_message(name: str) -> str:
+    return (
+        f"feature column '{name}' holds dates or times: turn them into numbers (e.g. days "
+        f"since a reference date) or drop the column (--drop {name})"
+    )
+
+
+def _check_finite(name: str, column: pd.Series) -> None:
+    """Refuse infinite values and values beyond XGBoost's 32-bit floats (which become infinite
+    there): training would fail on them with XGBoost's message."""
+    values = column.astype("float64").to_numpy()
+    bad = ~np.isnan(values) & ~(np.abs(values) <= FLOAT32_MAX)
+    if not bad.any():
+        return
+    position = int(np.flatnonzero(bad)[0])
+    value = values[position]
+    if np.isinf(value):
+        raise InputError(
+            f"feature column '{name}' holds {value} (first in data row {position + 1}), which is "
+            "not a number a model can use: replace those values with numbers, or leave the cells "
+            "empty to mark them missing"
+        )
+    raise InputError(
+        f"feature column '{name}' holds {value:g} (first in data row {position + 1}), beyond "
+        f"the +-{FLOAT32_MAX:.1e} XGBoost's 32-bit floats hold: rescale the column (e.g. to "
+        "thousands or a logarithm), or leave those cells empty to mark them missing"
+    )
+
+
+def _check_derived_names(schema: Dict[str, Any]) -> None:
+    """A feature may not be named like a column the model derives from another: TF-IDF columns
+    are ``<text column>#<n>`` and the linear booster's one-hot columns ``<categorical>=<n>``."""
+    derived = [(column, "#") for column in schema["text"]]
+    derived += [(column, "=") for column in schema["categorical"]]
+    for name in schema["features"]:
+        for column, mark in derived:
+            suffix = name[len(column) + 1 :] if name.startswith(column + mark) else ""
+            if suffix.isdigit():
+                raise InputError(
+                    f"feature column '{name}' has the name costpipe gives the derived column "
+                    f"{suffix} of column '{column}': rename it"
+                )
+    label_columns = set(schema["label_columns"]) & set(schema["features"])
+    if label_columns:
+        raise InputError(
+            f"feature column '{sorted(label_columns)[0]}' has the name of a label column: rename it"
+        )
 
 
 def _is_missing(value: Any) -> bool:
@@ -505,13 +735,14 @@ def _is_boolean_with_gaps(column: pd.Series) -> bool:
     )
 
 
-def _text_in_numeric_message(name: str, column: pd.Series) -> str:
-    numeric = pd.to_numeric(column, errors="coerce")
+def _text_in_numeric_message(name: str, column: pd.Series, spec: TableSpec) -> str:
+    fix = _categorical_fix(name, spec)
+    numeric = pd.to_numeric(column.astype(object), errors="coerce")
     bad = (column.notna() & numeric.isna()).to_numpy()
     if not bad.any():  # values pandas can convert but not store as numbers (mixed objects)
         return (
             f"feature column '{name}' holds values of mixed types ({column.dtype}): make them all "
-            f"numbers, or declare the column categorical (--categorical {name})"
+            f"numbers, or declare the column categorical (--categorical {fix})"
         )
     position = int(np.flatnonzero(bad)[0])
     value = str(column.iloc[position])
@@ -519,7 +750,7 @@ def _text_in_numeric_message(name: str, column: pd.Series) -> str:
         value = value[:37] + "..."
     return (
         f"feature column '{name}' holds text ('{value}' in data row {position + 1}): declare "
-        f"it categorical (--categorical {name}) or text (--text {name}), or make its values "
+        f"it categorical (--categorical {fix}) or text (--text {name}), or make its values "
         "numbers"
     )
 
@@ -534,6 +765,9 @@ def apply_schema(frame: pd.DataFrame, schema: Dict[str, Any]) -> pd.DataFrame:
             " give data with the same columns"
         )
     features = frame[schema["features"]].copy()
+    for name in features.columns:
+        if name not in schema["categorical"] and pd.api.types.is_numeric_dtype(features[name]):
+            _check_finite(name, features[name])  # scored rows get the checks trained rows got
     for name, levels in schema["categorical"].items():
         known = set(levels)
         # Levels unseen in training become missing values, explicitly (XGBoost handles those).
@@ -565,12 +799,15 @@ def prepare_test_table(
     The same checks as :func:`prepare_table`, except that a test set may miss a class or a
     label; its labels must be ones the data has, and it must have the data's feature columns.
     """
-    features, _, warnings = _features(frame, spec, require_variation=False)
-    own = [c for c in features.columns if c not in spec.text]
-    if own != schema["features"] or list(spec.text) != schema["text"]:
+    # The test file follows the data's schema: its categorical and text columns, no detection.
+    as_trained = replace(spec, categorical=tuple(schema["categorical"]), text=tuple(schema["text"]))
+    roles = _features(frame, as_trained, require_variation=False, follow_types=False)
+    own = [c for c in roles.features.columns if c not in roles.text]
+    if own != schema["features"] or roles.text != schema["text"]:
         raise InputError(
             "the test file has other feature columns than the data: give it the same columns"
         )
+    features, warnings = roles.features, roles.warnings
     names = schema["labels"]
     if schema["task"] == "binary":
         _check_target_column(frame, spec.target, "--target")
@@ -596,8 +833,8 @@ def prepare_test_table(
         for index, name in enumerate(test_schema["labels"]):
             labels[:, names.index(name)] = test_labels[:, index]
     kept = apply_schema(frame, schema)
-    if spec.text:
-        kept = kept.join(features[list(spec.text)])
+    if schema["text"]:
+        kept = kept.join(features[schema["text"]])
     return PreparedTable(
         features=kept,
         labels=labels,

@@ -10,7 +10,14 @@ EXIT_USAGE = 2
 
 
 class InputError(ValueError):
-    """Bad data, configuration or arguments: one line naming the problem and the fix."""
+    """Bad data, configuration or arguments: one line naming the problem and the fix.
+
+    Line breaks in the message (a column name or a value can hold one) are written ``\\n``, so
+    the message stays one line: a job's last stderr line is its step's failure reason.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def run_entry_point(main: Callable[[Optional[Sequence[str]]], None]) -> NoReturn:

@@ -37,7 +37,6 @@ from steps.checks import (
     DEFAULT_THRESHOLD_MISPREDICTION,
     multilabel_misprediction_check,
 )
-from steps.choices import THRESHOLD_OBJECTIVES, THRESHOLD_SMOOTHINGS
 from steps.costs import (
     OUTCOMES,
     ConfusionCounts,
@@ -49,6 +48,7 @@ from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
 from steps.model_io import LoadedModel, load_model, write_json
+from steps.options import THRESHOLD_OBJECTIVES, THRESHOLD_SMOOTHINGS
 from steps.preprocess_io import read_profile, read_split
 from steps.smoothing import smoothed_cost
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
@@ -565,6 +565,13 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
             "passed": checks_passed,
         },
         "data": report["data"],
+        # The input columns by the names in the data (XGBoost's f0, f1, ... never show here).
+        "inputs": {
+            "features": schema["features"],
+            "categorical": list(schema["categorical"]),
+            "text": schema["text"],
+            "detected": schema.get("detected", {"categorical": [], "text": []}),
+        },
         "splits": report["splits"],
         "binary_classification_metrics": sagemaker_model_quality(best["test"], args),
     }

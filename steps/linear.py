@@ -36,7 +36,8 @@ def _one_hot(features: pd.DataFrame, levels: Dict[str, List[str]]) -> pd.DataFra
             pd.DataFrame(
                 indicators,
                 index=features.index,
-                # Numbered, not named: XGBoost refuses '[', ']' and '<' in feature names.
+                # Numbered, not named: a level can be any text, and two levels must never
+                # give one name.
                 columns=[f"{name}={index}" for index in range(len(levels[name]))],
             )
         )

@@ -21,7 +21,6 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from steps.choices import MULTILABEL_STRATEGIES
 from steps.data import apply_schema
 from steps.errors import InputError
 from steps.linear import fit_linear_inputs, linear_inputs
@@ -32,9 +31,30 @@ from steps.objective import (
     sigmoid,
     weighted_prior,
 )
+from steps.options import MULTILABEL_STRATEGIES
 from steps.text import fit_text_features, transform_text
 
 STRATEGIES = MULTILABEL_STRATEGIES
+
+
+def xgboost_feature_names(count: int) -> List[str]:
+    """The names XGBoost sees: ``f0``, ``f1``, ... by position (its own default for unnamed
+    data). A person's column names stay in the frames, the schema and every report; XGBoost
+    refuses '[', ']' and '<' in names, and any sanitising could map two names to one."""
+    return [f"f{index}" for index in range(count)]
+
+
+def feature_matrix(features: pd.DataFrame, **fields: Any) -> Any:
+    """The one place a DMatrix is made: ``features`` (labels, weights, base margins in
+    ``fields``) under positional names, categories as XGBoost's native categorical columns."""
+    import xgboost as xgb
+
+    return xgb.DMatrix(
+        features,
+        feature_names=xgboost_feature_names(features.shape[1]),
+        enable_categorical=True,
+        **fields,
+    )
 
 
 def booster_params(args: argparse.Namespace, base_score: float) -> Dict[str, Any]:
@@ -73,11 +93,11 @@ def train_booster(features: pd.DataFrame, labels: np.ndarray, args: argparse.Nam
     prior = weighted_prior(labels, args.fn_weight, args.fp_weight)
     if args.objective_impl == "weighted":
         weights = class_weights(labels, args.fn_weight, args.fp_weight)
-        dtrain = xgb.DMatrix(features, label=labels, weight=weights, enable_categorical=True)
+        dtrain = feature_matrix(features, label=labels, weight=weights)
         params = booster_params(args, base_score=prior)
         params["objective"] = "binary:logistic"
         return xgb.train(params, dtrain, num_boost_round=args.num_round)
-    dtrain = xgb.DMatrix(features, label=labels, enable_categorical=True)
+    dtrain = feature_matrix(features, label=labels)
     # A custom objective starts from a margin, not a probability.
     params = booster_params(args, base_score=logit(prior))
     if args.booster == "linear":
@@ -107,11 +127,8 @@ def train_multi_output(
             for i in range(labels.shape[1])
         ]
     )
-    dtrain = xgb.DMatrix(
-        features,
-        label=labels,
-        base_margin=np.tile(margins, (labels.shape[0], 1)),
-        enable_categorical=True,
+    dtrain = feature_matrix(
+        features, label=labels, base_margin=np.tile(margins, (labels.shape[0], 1))
     )
     params = booster_params(args, base_score=0.0)
     params["num_target"] = labels.shape[1]
@@ -132,6 +149,8 @@ class CostSensitiveModel:
     text_state: Optional[Dict[str, Any]] = None
     base_margins: Optional[List[float]] = None  # multi-output only
     linear_state: Optional[Dict[str, Any]] = None  # the linear booster only
+    #: The boosters' input columns in order (XGBoost knows them as f0, f1, ... only).
+    input_columns: Optional[List[str]] = None
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Model inputs: the schema's features plus the TF-IDF of its text columns, encoded
@@ -145,9 +164,15 @@ class CostSensitiveModel:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities, rows x labels."""
-        import xgboost as xgb
-
-        matrix = xgb.DMatrix(self.inputs(frame), enable_categorical=True)
+        inputs = self.inputs(frame)
+        columns = [str(name) for name in inputs.columns]
+        if self.input_columns is not None and columns != self.input_columns:
+            # Positional names cannot tell XGBoost that columns moved: check them here.
+            raise InputError(
+                "the model's inputs differ from the columns it was trained on: give data with "
+                "the same columns"
+            )
+        matrix = feature_matrix(inputs)
         if self.strategy == "multi-output":
             margins = np.asarray(self.boosters[0].predict(matrix, output_margin=True))
             margins = margins.reshape(matrix.num_row(), -1) + np.asarray(self.base_margins)
@@ -173,6 +198,7 @@ def fit_model(
     if args.booster == "linear":
         model.linear_state = fit_linear_inputs(features)
         features = linear_inputs(features, model.linear_state)
+    model.input_columns = [str(name) for name in features.columns]
     if labels.shape[1] == 1:
         model.boosters = [train_booster(features, labels[:, 0], args)]
         return model

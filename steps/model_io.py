@@ -71,7 +71,12 @@ def _save_member(model: Any, folder: Path) -> Dict[str, Any]:
     files = booster_files(len(model.boosters))
     for booster, name in zip(model.boosters, files):
         booster.save_model(str(folder / name))
-    description: Dict[str, Any] = {"booster_files": files, "base_margins": model.base_margins}
+    description: Dict[str, Any] = {
+        "booster_files": files,
+        "base_margins": model.base_margins,
+        # XGBoost names the boosters' inputs f0, f1, ...: input_columns[i] is what f<i> is.
+        "input_columns": model.input_columns,
+    }
     for key, attribute, file_name in INPUT_STATES:
         state = getattr(model, attribute)
         if state is not None:
@@ -162,6 +167,7 @@ def load_model(path: Path) -> LoadedModel:
             strategy=meta.get("strategy", "binary"),
             boosters=boosters,
             base_margins=description.get("base_margins"),
+            input_columns=description.get("input_columns"),
             **states,
         )
 

@@ -26,17 +26,19 @@ from steps.checks import DEFAULT_SAMPLES, DEFAULT_THRESHOLD_IMBALANCE, multilabe
 from steps.data import (
     ROW_COLUMN,
     PreparedTable,
+    TableFile,
     TableSpec,
     file_digest,
     find_data_file,
     label_frame,
     labels_from_frame,
+    load_table,
     prepare_table,
     prepare_test_table,
-    read_table,
 )
 from steps.errors import InputError, run_entry_point
 from steps.model_io import write_json
+from steps.options import AUTO, delimiter_option
 from steps.split import oversample_minority, oversample_rare_labels, stratified_split
 
 PROCESSING_ROOT = Path("/opt/ml/processing")
@@ -61,7 +63,17 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--text", default="", help="comma-separated text columns")
     parser.add_argument("--positive-label", default="")
     parser.add_argument("--label-name", default="")
-    parser.add_argument("--categorical", default="", help="comma-separated column names")
+    parser.add_argument(
+        "--categorical",
+        default=AUTO,
+        help="comma-separated column names; 'auto' (the default) detects string columns with "
+        "few distinct values, alone or with names",
+    )
+    parser.add_argument(
+        "--delimiter",
+        default="",
+        help="the CSV files' delimiter (one character, or 'tab'); empty: sniff it",
+    )
     parser.add_argument("--drop", default="", help="comma-separated columns to ignore")
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--test-fraction", type=float, default=0.2)
@@ -87,6 +99,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         raise InputError("no target given: name the target column with --target (or --targets)")
     if args.targets and args.label_delimiter:
         raise InputError("--targets and --label-delimiter exclude each other: choose one")
+    args.delimiter = delimiter_option(args.delimiter)
     return args
 
 
@@ -210,7 +223,11 @@ def profile(
     prepared: PreparedTable,
     frames: Dict[str, pd.DataFrame],
     args: argparse.Namespace,
+    read: Optional[Dict[str, TableFile]] = None,
 ) -> Dict[str, Any]:
+    """profile.json: the data's digest and how it was read, the schema, the splits and the
+    class-imbalance check. ``read`` holds how the ``data`` (and ``test``) file were read."""
+    read = read or {}
     schema = prepared.schema
     names = schema["labels"]
     # The check judges the labels the models train on: the training split, oversampling included.
@@ -234,6 +251,8 @@ def profile(
             "rows": int(prepared.labels.shape[0]),
             "test_file": test_file.name if test_file else None,
             "test_digest": file_digest(test_file) if test_file else None,
+            **({"read": read["data"].describe()} if "data" in read else {}),
+            **({"test_read": read["test"].describe()} if "test" in read else {}),
         },
         "schema": schema,
         "splits": {
@@ -248,8 +267,20 @@ def profile(
             "oversample_ratio": args.oversample_ratio or None,
             "oversample_min_count": args.oversample_min_count or None,
             "seed": args.seed,
+            "categorical": args.categorical,
+            "delimiter": args.delimiter,
         },
     }
+
+
+def detected_lines(schema: Dict[str, Any]) -> List[str]:
+    """One line per role columns got without an option (``auto``, or their Parquet type)."""
+    detected = schema.get("detected", {})
+    return [
+        f"{role} (detected): {', '.join(repr(name) for name in detected[role])}"
+        for role in ("categorical", "text")
+        if detected.get(role)
+    ]
 
 
 def write_outputs(frames: Dict[str, pd.DataFrame], report: Dict[str, Any], output: Path) -> None:
@@ -272,18 +303,22 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     spec = table_spec(args)
     data_file = find_data_file(args.data)
-    prepared = prepare_table(read_table(data_file), spec)
+    read = {"data": load_table(data_file, args.delimiter)}
+    prepared = prepare_table(read["data"].frame, spec)
     test_path = default_test_data(args)
     test = None
     test_file = None
     if test_path is not None:
         test_file = find_data_file(test_path)
-        test = prepare_test_table(read_table(test_file), spec, prepared.schema)
+        read["test"] = load_table(test_file, args.delimiter)
+        test = prepare_test_table(read["test"].frame, spec, prepared.schema)
     frames = build_splits(prepared, test, args)
-    report = profile(data_file, test_file, prepared, frames, args)
+    report = profile(data_file, test_file, prepared, frames, args, read)
     write_outputs(frames, report, args.output)
     shares = ", ".join(f"{name} {len(frame)}" for name, frame in frames.items())
     print(f"preprocess: {report['data']['rows']} rows -> {shares}")
+    for line in detected_lines(prepared.schema):
+        print(line)
     for warning in report["warnings"]:
         print(f"warning: {warning}")
 

@@ -64,8 +64,36 @@ def fit_text_features(
     return state
 
 
+#: Rows :func:`check_text_column` reads: a column with no word shared by two of them holds no
+#: usable text, and the check stays cheap on any file.
+CHECK_ROWS = 100_000
+
+
+def check_text_column(values: pd.Series, column: str) -> None:
+    """Refuse, before any job runs, a text column in which no word occurs in two rows: TF-IDF
+    keeps only such words (``min_df`` 2), so training would find no feature in it."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    counter = CountVectorizer(
+        lowercase=SETTINGS["lowercase"],
+        token_pattern=SETTINGS["token_pattern"],
+        stop_words=SETTINGS["stop_words"],
+        min_df=SETTINGS["min_df"],
+        max_features=1,
+        binary=True,
+    )
+    try:
+        counter.fit(_clean(values.iloc[:CHECK_ROWS]))
+    except ValueError:
+        raise InputError(
+            f"text column '{column}' has no word in two or more rows: it holds no usable text; "
+            "drop it or declare it categorical"
+        ) from None
+
+
 def text_feature_names(state: Dict[str, Any]) -> List[str]:
-    """Feature names for the TF-IDF columns: ``<column>#<term index>`` (XGBoost-safe)."""
+    """Feature names for the TF-IDF columns: ``<column>#<term index>`` (terms can be any
+    text; an index keeps the name short and unique)."""
     return [
         f"{column}#{index}"
         for column, fitted in state["columns"].items()

@@ -31,12 +31,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from steps.choices import OBJECTIVE_IMPLEMENTATIONS
 from steps.costs import BOOSTERS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.model import STRATEGIES, FoldEnsemble, fit_model
 from steps.model_io import OUT_OF_FOLD_FILE, save_model
+from steps.options import OBJECTIVE_IMPLEMENTATIONS
 from steps.preprocess_io import read_profile, read_split
 from steps.stratify import iterative_stratification
 from steps.text import DEFAULT_MAX_FEATURES

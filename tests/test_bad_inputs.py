@@ -149,9 +149,33 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "text in a numeric column": (with_column("age", [30, 40, "forty", 50]), "holds text ('forty'"),
     "dates as a feature": (
         lambda t: base(csv(t, good_frame().assign(age=pd.Timestamp("2024-01-01")))),
-        "holds text",  # a CSV date is text until declared: the fix names --categorical
+        # CSV dates are strings that parse as dates: never automatic categories, always this.
+        "holds dates or times",
     ),
     "reserved column name": (with_column("__row__", [1]), "reserves for row positions"),
+    "infinite feature value": (
+        with_column("amount", [1.0, 2.0, float("-inf"), 3.0]),
+        "'amount' holds -inf (first in data row 3)",
+    ),
+    "value beyond float32": (
+        with_column("amount", [1.0, 2.0, 3.0, 1e300]),
+        "'amount' holds 1e+300 (first in data row 4), beyond",
+    ),
+    "free text nobody declared": (
+        lambda t: base(
+            csv(
+                t,
+                good_frame().assign(
+                    note=[f"a long free-text note, number {i}" for i in range(ROWS)]
+                ),
+            )
+        ),
+        "'note' looks like free text (40 distinct values of 32 characters",
+    ),
+    "semicolons read with a comma": (
+        lambda t: [*base(raw(t, b"amount;fraud\n" + b"1;Y\n2;N\n" * 20)), "--delimiter", ","],
+        "target column 'fraud' is not in the data (columns: amount;fraud)",
+    ),
     "too few rows of a class": (
         lambda t: base(csv(t, good_frame().assign(fraud=["Y"] + ["N"] * (ROWS - 1)))),
         "the smaller class has 1 rows",
@@ -185,6 +209,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "need a multi-label target",
     ),
     "config: missing file": (lambda t: ["--config", str(t / "none.toml")], "does not exist"),
+    "config: two-character delimiter": (
+        config(GOOD_CONFIG.replace("[costs]", 'delimiter = ";;"\n[costs]')),
+        "data delimiter ';;' is not one separator character",
+    ),
     # command-line flags
     "flag: unknown": (lambda t: [*base(good_csv(t)), "--speed", "fast"], "unrecognized arguments"),
     "flag: cost not a number": (

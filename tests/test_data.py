@@ -181,13 +181,14 @@ def test_entirely_empty_feature_column(tmp_path: Path) -> None:
 
 
 def test_text_in_a_numeric_column_names_column_value_and_row(tmp_path: Path) -> None:
-    """'big' in the second data row of a numeric column."""
+    """'big' in the second data row of a numeric column (three of four values are numbers, so
+    it is not a categorical column: the fix adds it to the automatic ones)."""
     data = write(tmp_path, "d.csv", "x,size,y\n1,3,M\n2,big,B\n3,4,M\n4,5,B\n")
     message = preprocess_error(tmp_path, data, "--positive-label", "M")
     assert_problem_then_fix(
         message,
         ["feature column 'size'", "'big'", "data row 2"],
-        "declare it categorical (--categorical size)",
+        "declare it categorical (--categorical auto,size)",
     )
 
 
@@ -451,6 +452,7 @@ def test_csv_happy_path(tmp_path: Path) -> None:
         "features": ["x", "n", "colour"],
         "categorical": {"colour": ["blue", "green", "red"]},
         "text": [],
+        "detected": {"categorical": [], "text": []},
     }
     assert list(prepared.features.columns) == ["x", "n", "colour"]
     assert isinstance(prepared.features["colour"].dtype, pd.CategoricalDtype)

@@ -118,5 +118,7 @@ def test_breast_cancer_preprocess(tmp_path: Path, breast_cancer_frame: pd.DataFr
         "oversample_ratio": None,
         "oversample_min_count": None,
         "seed": 0,
+        "categorical": "auto",
+        "delimiter": None,
     }
     assert sum(split["rows"] for split in profile["splits"].values()) == 569

@@ -16,6 +16,7 @@ from steps.data import (
     prepare_test_table,
     read_table,
 )
+from steps.options import delimiter_option
 from steps.preprocess import check_label_counts
 from steps.split import stratified_split
 
@@ -56,7 +57,8 @@ def check_data(config: Config) -> None:
     if not data.target and not data.targets:
         raise UsageError("no target column given: pass --target COLUMN (or --targets A,B,C)")
     spec = table_spec(config)
-    prepared = prepare_table(read_table(Path(data.path)), spec)
+    delimiter = delimiter_option(data.delimiter)
+    prepared = prepare_table(read_table(Path(data.path), delimiter), spec)
     unknown = sorted(set(config.costs.labels) - set(prepared.schema["labels"]))
     if unknown:
         raise UsageError(
@@ -65,7 +67,7 @@ def check_data(config: Config) -> None:
         )
     has_test = bool(data.test_path)
     if has_test:
-        prepare_test_table(read_table(Path(data.test_path)), spec, prepared.schema)
+        prepare_test_table(read_table(Path(data.test_path), delimiter), spec, prepared.schema)
     rows = stratified_split(
         prepared.labels,
         config.split.validation_fraction,

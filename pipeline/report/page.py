@@ -512,6 +512,25 @@ def checks(data: ReportData) -> str:
     return "".join(parts)
 
 
+def inputs(data: ReportData) -> str:
+    """The models' input columns under the names they have in the data, with their roles."""
+    found = (data.evaluation or {}).get("inputs")
+    if not isinstance(found, dict):
+        return ""
+    text = list(found.get("text") or [])
+    categorical = set(found.get("categorical") or [])
+    detected = {name for names in (found.get("detected") or {}).values() for name in names}
+    rows = []
+    for name in [*(found.get("features") or []), *text]:
+        role = "text" if name in text else "categorical" if name in categorical else "numeric"
+        how = "from its values or type" if name in detected else "as given"
+        rows.append(f"<tr><td><code>{esc(name)}</code></td><td>{role}</td><td>{how}</td></tr>")
+    return (
+        '<h2 id="inputs">Input columns</h2><table><thead><tr><th>column</th><th>used as</th>'
+        f"<th>role</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _fixed(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, int | float) else "-"
 
@@ -566,6 +585,7 @@ def render_page(data: ReportData, generated: datetime | None = None) -> str:
         graph(data),
         *(label_section(view, i, len(views)) for i, view in enumerate(views)),
         checks(data),
+        inputs(data),
         parameters(data),
     ]
     title = f"costpipe \u00b7 {data.execution.get('pipeline', '')} \u00b7 {data.execution_id}"
