@@ -35,6 +35,8 @@ TRAINING_MODULE = "steps.train"
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "profile")
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_OUTPUT = "evaluation"
+#: Evaluate's output holding the best model's decision artifact (steps/artifact.py).
+ARTIFACT_OUTPUT = "artifact"
 STEP_PREPROCESS = "Preprocess"
 STEP_EVALUATE = "Evaluate"
 STEP_CHECK = "CheckCheapest"
@@ -406,12 +408,16 @@ def evaluate_step(
             for name in ("validation", "test", "profile")
         ),
     ]
+    artifact_uri = _execution_uri(target, STEP_EVALUATE, ARTIFACT_OUTPUT)
     arguments = [
         _flag("validation", f"{PROCESSING_ROOT}/input/validation"),
         _flag("test", f"{PROCESSING_ROOT}/input/test"),
         _flag("profile", f"{PROCESSING_ROOT}/input/profile"),
         _flag("models-dir", f"{PROCESSING_ROOT}/input/models"),
         _flag("output", f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}"),
+        _flag("artifact-output", f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}"),
+        # evaluation.json's best.model_uri: what the registry points at.
+        _flag("artifact-uri", artifact_uri),
     ]
     for setting, step in trainings.items():
         artifacts = step.properties.ModelArtifacts.S3ModelArtifacts
@@ -439,7 +445,8 @@ def evaluate_step(
             EVALUATION_OUTPUT,
             _execution_uri(target, STEP_EVALUATE, EVALUATION_OUTPUT),
             f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}",
-        )
+        ),
+        _s3_output(ARTIFACT_OUTPUT, artifact_uri, f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}"),
     ]
     report = PropertyFile(
         name=EVALUATION_PROPERTY_FILE, output_name=EVALUATION_OUTPUT, path="evaluation.json"
