@@ -110,6 +110,7 @@ def _number(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline.cli_aws import add_aws_commands, add_target_option
+    from pipeline.serving.commands import add_serving_commands
 
     parser = _Parser(prog="costpipe", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.report.command import add_report_parser
 
     add_report_parser(commands, _add_home)
+    add_serving_commands(commands)  # predict, serve
     return parser
 
 

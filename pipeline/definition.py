@@ -44,8 +44,8 @@ STEP_REGISTER = "RegisterCheapest"
 STEP_FAIL = "NothingRegistered"
 CACHE_EXPIRY = "P30D"
 INFERENCE_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge"]
-# What registered models accept and return when served by the stock XGBoost container.
-CONTENT_TYPES = ["text/csv"]
+# What registered models accept and return: steps/inference.py's handlers in the stock container.
+CONTENT_TYPES = ["text/csv", "application/json", "application/jsonlines"]
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/costpipe-sagemaker-execution"
 PLACEHOLDER_BUCKET = "costpipe-artifacts"
 
@@ -487,7 +487,13 @@ METADATA_KEYS = (
 
 
 def register_step(
-    evaluate: Any, report: Any, params: Parameters, image_uri: str, target: Target, session: Any
+    evaluate: Any,
+    report: Any,
+    params: Parameters,
+    image_uri: str,
+    target: Target,
+    session: Any,
+    code: CodeBundle,
 ) -> Any:
     """Register the model evaluation.json names as best, with its threshold and costs."""
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
@@ -502,8 +508,14 @@ def register_step(
             "evaluation.json",
         ],
     )
+    from steps.inference import model_environment
+
     builder = ModelBuilder(
         image_uri=image_uri,
+        # Script-mode serving: the container imports steps.inference from the job's bundle.
+        env_vars=model_environment(
+            code.sourcedir_uri(target.bucket, target.pipeline_name), target.region
+        ),
         s3_model_data_url=_report_value(evaluate, report, "best.model_uri"),
         role_arn=target.role_arn,
         sagemaker_session=session,
@@ -602,7 +614,7 @@ def build_pipeline(
         for setting in config.settings
     }
     evaluate, report = evaluate_step(preprocess, trainings, params, code, image, target, session)
-    register = register_step(evaluate, report, params, image, target, session)
+    register = register_step(evaluate, report, params, image, target, session, code)
     check = check_step(evaluate, report, params, register)
     return Pipeline(
         name=target.pipeline_name,

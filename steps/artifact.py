@@ -16,7 +16,8 @@ what is served. ``model.tar.gz`` holds JSON and XGBoost booster files only (neve
 * ``labels`` and ``thresholds`` (one per label: a score at or above it is called positive);
 * ``cost_matrices``: each label's tp/fp/fn/tn, the money per decision it was priced with;
 * ``input_schema``: columns in training order, their types, category levels, text columns and
-  the label columns that may ride along (``steps.inputs``);
+  the label columns that may ride along (``steps.inputs``); ``target``: how a labelled file's
+  target column(s) become 0/1 labels (positive label, delimiter, label columns);
 * ``versions``: python, xgboost, numpy, pandas and scikit-learn of the training job (from
   model_meta.json; older models record only python and xgboost) and ``priced_with``, the same
   for the Evaluate job that priced it;
@@ -92,6 +93,15 @@ def decision_document(
         "thresholds": {label: float(model_result["thresholds"][label]) for label in labels},
         "cost_matrices": {label: dict(cost_matrices[label]) for label in labels},
         "input_schema": input_schema(schema),
+        # How a file's target becomes 0/1 labels, to price decisions on labelled rows.
+        "target": {
+            "task": schema["task"],
+            "target": schema.get("target"),
+            "positive_label": schema.get("positive_label"),
+            "negative_label": schema.get("negative_label"),
+            "label_delimiter": schema.get("label_delimiter"),
+            "label_columns": list(schema.get("label_columns") or [schema["target"]]),
+        },
         "versions": {**trained, "priced_with": library_versions()},
         "priced": {
             "test_expected_cost": test["expected_cost"],

@@ -177,7 +177,7 @@ def test_decisions_are_at_or_above_the_priced_threshold(artifact):
 
 
 def test_a_training_archive_is_not_a_decision_artifact(artifact, tmp_path):
-    path, model, _ = artifact
+    _, model, _ = artifact
     save_model(model, {"setting": {}}, tmp_path / "trained")
     with pytest.raises(InputError, match="is a training job's model, not a decision artifact"):
         DecisionModel.load(tmp_path / "trained")
