@@ -21,7 +21,14 @@ what is served. ``model.tar.gz`` holds JSON and XGBoost booster files only (neve
 * ``versions``: python, xgboost, numpy, pandas and scikit-learn of the training job (from
   model_meta.json; older models record only python and xgboost) and ``priced_with``, the same
   for the Evaluate job that priced it;
+* ``check``: a few synthetic rows (quantiles of the test split's numeric columns, no real row)
+  and the scores Evaluate's model gave them; loading refuses an artifact that the running
+  XGBoost scores differently (e.g. an older XGBoost that reads the boosters otherwise);
 * ``priced``: the execution's test expected cost and confusion counts, for comparison.
+
+Booster files are copied byte for byte except one portability fix: XGBoost 3.1+ writes
+``base_score`` as a one-element vector, which XGBoost 3.0 (the 3.0-5 image) silently reads as
+0.5; it is written as the scalar both versions read alike (:func:`portable_booster_json`).
 
 SageMaker extracts the archive into ``/opt/ml/model`` before the inference handlers run, so
 :func:`open_artifact` accepts the archive, a folder holding it, or the extracted folder.
@@ -33,13 +40,17 @@ import gzip
 import io
 import json
 import platform
+import re
 import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import numpy as np
+import pandas as pd
+
 from steps.errors import InputError
-from steps.inputs import input_schema
+from steps.inputs import input_schema, prepare_rows
 from steps.model_io import (
     ARCHIVE_FILE,
     META_FILE,
@@ -53,6 +64,14 @@ DECISION_FILE = "decision.json"
 MODEL_FOLDER = "model"
 #: Files of the training job's model folder that are not part of a decision.
 NOT_SERVED = (OUT_OF_FOLD_FILE,)
+#: XGBoost 3.1+ writes ``base_score`` as a vector (``"[9.9E-1]"``); 3.0 (the 3.0-5 image) reads
+#: that as its default 0.5 and shifts every margin. One value, or equal values, are written
+#: as the scalar both read alike.
+_VECTOR_BASE_SCORE = re.compile(rb'"base_score":"\[([^\]"]*)\]"')
+#: Quantiles of each numeric column that make the check rows (no real row is stored).
+CHECK_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: Largest score difference the check rows tolerate when the artifact is loaded.
+CHECK_TOLERANCE = 1e-6
 
 
 def library_versions() -> Dict[str, str]:
@@ -76,6 +95,7 @@ def decision_document(
     meta: Dict[str, Any],
     schema: Dict[str, Any],
     cost_matrices: Dict[str, Dict[str, float]],
+    check: Dict[str, Any],
 ) -> Dict[str, Any]:
     """``decision.json`` for one evaluated model (an entry of evaluation.json's ``models``)."""
     trained = dict(meta.get("library_versions") or {})
@@ -103,12 +123,62 @@ def decision_document(
             "label_columns": list(schema.get("label_columns") or [schema["target"]]),
         },
         "versions": {**trained, "priced_with": library_versions()},
+        "check": check,
         "priced": {
             "test_expected_cost": test["expected_cost"],
             "test_confusion": test["confusion"],
             "threshold_data": model_result.get("threshold_data"),
         },
     }
+
+
+def portable_booster_json(content: bytes) -> bytes:
+    """A booster's JSON with a vector ``base_score`` of one distinct value written as a scalar.
+
+    Only that string changes (every other byte is kept), so the model scores the same in the
+    XGBoost that wrote it and reads the same in XGBoost 3.0.
+    """
+
+    def scalar(match: "re.Match[bytes]") -> bytes:
+        values = [v.strip() for v in match.group(1).split(b",")]
+        if len({float(v) for v in values}) != 1:
+            return match.group(0)  # per-target intercepts: nothing portable to write
+        return b'"base_score":"' + values[0] + b'"'
+
+    return _VECTOR_BASE_SCORE.sub(scalar, content)
+
+
+def check_rows(test: pd.DataFrame, spec: Dict[str, Any]) -> Dict[str, List[Any]]:
+    """Synthetic rows to check a loaded artifact scores as it was priced.
+
+    Numeric columns take quantiles of the test split (no real row is stored); categorical
+    columns cycle through their levels; text columns are empty.
+    """
+    rows: Dict[str, List[Any]] = {}
+    count = len(CHECK_QUANTILES)
+    for name in spec["columns"]:
+        kind = spec["types"][name]
+        if kind == "numeric":
+            values = pd.to_numeric(test[name], errors="coerce").astype("float64")
+            quantiles = (
+                values.quantile(list(CHECK_QUANTILES)).tolist() if values.notna().any() else []
+            )
+            rows[name] = [None if not np.isfinite(q) else float(q) for q in quantiles] or [
+                None
+            ] * count
+        elif kind == "categorical":
+            levels = spec["categories"][name] or [None]
+            rows[name] = [levels[i % len(levels)] for i in range(count)]
+        else:
+            rows[name] = [""] * count
+    return rows
+
+
+def check_document(model: Any, test: pd.DataFrame, spec: Dict[str, Any]) -> Dict[str, Any]:
+    """The check rows and the scores ``model`` (as Evaluate loaded it) gives them."""
+    rows = check_rows(test, spec)
+    scores = model.predict_proba(prepare_rows(pd.DataFrame(rows), spec))
+    return {"rows": rows, "scores": [[float(v) for v in row] for row in scores]}
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, content: bytes) -> None:
@@ -144,7 +214,10 @@ def write_artifact(trained_model: Path, decision: Dict[str, Any], destination: P
             )
             for path in files:
                 relative = path.relative_to(folder).as_posix()
-                _add_bytes(tar, f"{MODEL_FOLDER}/{relative}", path.read_bytes())
+                content = path.read_bytes()
+                if path.name.startswith("xgboost-model") and path.suffix == ".json":
+                    content = portable_booster_json(content)
+                _add_bytes(tar, f"{MODEL_FOLDER}/{relative}", content)
         with tempfile.NamedTemporaryFile(
             dir=destination, prefix=".model-", suffix=".tmp", delete=False
         ) as handle:

@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Union
 import numpy as np
 import pandas as pd
 
-from steps.artifact import MODEL_FOLDER, open_artifact, read_decision
+from steps.artifact import CHECK_TOLERANCE, MODEL_FOLDER, open_artifact, read_decision
+from steps.errors import InputError
 from steps.inputs import prepare_rows
 from steps.metrics import decide
 from steps.model_io import load_model
@@ -87,7 +88,26 @@ class DecisionModel:
     def _from_folder(cls, folder: Path) -> "DecisionModel":
         decision = read_decision(folder)
         loaded = load_model(folder / MODEL_FOLDER)  # boosters are read into memory here
-        return cls(loaded.model, decision)
+        model = cls(loaded.model, decision)
+        model.check_scores()
+        return model
+
+    def check_scores(self) -> None:
+        """Refuse to serve when this environment scores the check rows otherwise than
+        Evaluate did (an XGBoost that reads the boosters differently, for one)."""
+        check = self.decision_["check"]
+        expected = np.asarray(check["scores"], dtype=float)
+        actual = self.predict_proba(pd.DataFrame(check["rows"]))
+        difference = float(np.max(np.abs(actual - expected)))
+        if not difference <= CHECK_TOLERANCE:
+            import xgboost
+
+            trained = self.versions_.get("xgboost")
+            raise InputError(
+                f"xgboost {xgboost.__version__} scores this model differently from the xgboost "
+                f"{trained} that priced it (by up to {difference:.3g} on its check rows): serve "
+                f"it with xgboost {trained}, or train it with this version"
+            )
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` checked against the input schema, as the model's input columns."""

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import hamming_loss, log_loss
 
-from steps.artifact import decision_document, write_artifact
+from steps.artifact import check_document, decision_document, write_artifact
 from steps.checks import (
     DEFAULT_SAMPLES,
     DEFAULT_THRESHOLD_MISPREDICTION,
@@ -53,6 +53,7 @@ from steps.costs import (
 )
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
+from steps.inputs import input_schema
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
 from steps.model_io import ARCHIVE_FILE, LoadedModel, load_model, write_json
 from steps.preprocess_io import read_profile, read_split
@@ -602,7 +603,11 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame, Di
         "splits": report["splits"],
         "binary_classification_metrics": sagemaker_model_quality(best["test"], args),
     }
-    decision = decision_document(best, metas[best["name"]], schema, evaluation["cost_matrices"])
+    best_model = load_model(args.models_dir / best["name"]).model
+    check = check_document(best_model, splits["test"][0], input_schema(schema))
+    decision = decision_document(
+        best, metas[best["name"]], schema, evaluation["cost_matrices"], check
+    )
     return evaluation, pd.concat(score_frames, ignore_index=True), decision
 
 

@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 import steps.inputs
-from steps.artifact import DECISION_FILE, decision_document, write_artifact
+from steps.artifact import (
+    DECISION_FILE,
+    check_document,
+    decision_document,
+    portable_booster_json,
+    write_artifact,
+)
 from steps.decision import DecisionModel
 from steps.errors import InputError
 from steps.inputs import input_schema, prepare_rows
@@ -137,9 +143,9 @@ def artifact(tmp_path_factory):
         "test": {"expected_cost": 1.0, "confusion": {"tp": 1, "fp": 0, "fn": 0, "tn": 1}},
     }
     costs = {"bad": {"tp": 0.0, "fp": 1.0, "fn": 5.0, "tn": 0.0}}
-    decision = decision_document(
-        result, json.loads((folder / "model_meta.json").read_text()), SCHEMA, costs
-    )
+    meta = json.loads((folder / "model_meta.json").read_text())
+    check = check_document(model, frame, input_schema(SCHEMA))
+    decision = decision_document(result, meta, SCHEMA, costs, check)
     path = write_artifact(folder, decision, tmp_path_factory.mktemp("artifact"))
     return path, model, frame
 
@@ -183,3 +189,31 @@ def test_a_training_archive_is_not_a_decision_artifact(artifact, tmp_path):
         DecisionModel.load(tmp_path / "trained")
     with pytest.raises(InputError, match="no decision artifact at"):
         DecisionModel.load(tmp_path / "nowhere")
+
+
+def test_a_vector_base_score_of_one_value_is_written_as_the_scalar_xgboost_3_0_reads():
+    assert portable_booster_json(b'{"base_score":"[9.9166304E-1]","x":1}') == (
+        b'{"base_score":"9.9166304E-1","x":1}'
+    )
+    assert portable_booster_json(b'"base_score":"[0E0, 0E0]"') == b'"base_score":"0E0"'
+    distinct = b'"base_score":"[1E-1,2E-1]"'
+    assert portable_booster_json(distinct) == distinct
+
+
+def test_the_check_rows_are_quantiles_not_rows_and_refuse_a_model_scored_otherwise(
+    artifact, tmp_path
+):
+    path, _, frame = artifact
+    decision_dir = tmp_path / "extracted"
+    with tarfile.open(path) as tar:
+        tar.extractall(decision_dir, filter="data")
+    decision = json.loads((decision_dir / DECISION_FILE).read_text())
+    rows = decision["check"]["rows"]
+    assert rows["amount"] == frame["amount"].quantile([0.1, 0.3, 0.5, 0.7, 0.9]).tolist()
+    assert rows["site"] == ["a", "b", "c", "a", "b"]
+    decision["check"]["scores"][0][0] += 0.01  # as if this XGBoost read the boosters otherwise
+    (decision_dir / DECISION_FILE).write_text(json.dumps(decision))
+    with pytest.raises(
+        InputError, match=r"scores this model differently .* \(by up to 0.01 on its check rows\)"
+    ):
+        DecisionModel.load(decision_dir)
