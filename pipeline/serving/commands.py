@@ -1,7 +1,10 @@
-"""``costpipe predict`` and ``costpipe serve``: the registered model on this machine.
+"""``costpipe predict``, ``costpipe serve`` and ``costpipe deploy``: using the registered model.
 
-``add_serving_commands(subparsers)`` adds both to a parser; each command returns its exit
-code (0, or 2 after one line on stderr for bad input, via the CLI's InputError handling).
+``predict`` and ``serve`` use the local registry (``predict --target sagemaker`` invokes an
+endpoint instead); ``deploy --target sagemaker`` makes an endpoint from a SageMaker model
+package. ``add_serving_commands(subparsers)`` adds the three to a parser; each command returns
+its exit code (0, or 2 after one line on stderr for bad input, via the CLI's InputError
+handling; 1 for a failed AWS call).
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ READY_TIMEOUT = 60.0
 WORKER_TIMEOUT = 60
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    which = parser.add_mutually_exclusive_group(required=True)
+def _model_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    which = parser.add_mutually_exclusive_group(required=required)
     which.add_argument(
         "--model",
         metavar="GROUP[/VERSION]",
@@ -74,8 +77,41 @@ def add_serving_commands(subparsers: Any) -> None:
     predict.add_argument(
         "--out", type=Path, help="write the rows here (.csv or .parquet); default: CSV on stdout"
     )
-    _model_options(predict)
+    _model_options(predict, required=False)
+    predict.add_argument(
+        "--target",
+        dest="serving_target",
+        choices=("local", "sagemaker"),
+        default="local",
+        help="score with the local registry's model (default) or a SageMaker endpoint",
+    )
+    predict.add_argument("--endpoint", help="the SageMaker endpoint (with --target sagemaker)")
+    _add_region(predict)
     predict.set_defaults(handler=command_predict)
+
+    deploy = subparsers.add_parser(
+        "deploy", help="make a SageMaker endpoint from a registered model package"
+    )
+    deploy.add_argument("package", metavar="GROUP/VERSION|ARN", help="the model package")
+    deploy.add_argument(
+        "--target",
+        dest="serving_target",
+        choices=("sagemaker",),
+        required=True,
+        help="where to deploy: sagemaker",
+    )
+    deploy.add_argument("--endpoint-name", help="default: <group>-v<version>")
+    deploy.add_argument("--instance-type", default="ml.m5.large", help="default: ml.m5.large")
+    deploy.add_argument(
+        "--allow-unapproved", action="store_true", help="deploy a package that is not Approved"
+    )
+    deploy.add_argument(
+        "--no-wait", action="store_true", help="return once the endpoint is being created"
+    )
+    deploy.add_argument("--role-arn", help="the execution role the endpoint runs as")
+    _add_region(deploy)
+    deploy.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    deploy.set_defaults(handler=command_deploy)
 
     serve = subparsers.add_parser(
         "serve", help="serve a registered model over SageMaker's /ping and /invocations"
@@ -85,6 +121,21 @@ def add_serving_commands(subparsers: Any) -> None:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: 8080)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     serve.set_defaults(handler=command_serve)
+
+
+def _add_region(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION, the config's)"
+    )
+    parser.add_argument("--config", type=Path, help="a TOML config file (its [aws] section)")
+
+
+def _aws_settings(args: argparse.Namespace) -> Any:
+    from pipeline.aws.session import resolve_settings
+    from pipeline.config import load_config
+
+    flags = {"region": args.region, "role_arn": getattr(args, "role_arn", None)}
+    return resolve_settings(flags, load_config(args.config).aws)
 
 
 def _resolve(args: argparse.Namespace) -> RegisteredModel:
@@ -105,6 +156,12 @@ def _load(registered: RegisteredModel) -> DecisionModel:
 def command_predict(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_destination(args.out)
+    if args.serving_target == "sagemaker":
+        return _predict_on_sagemaker(args)
+    if args.endpoint:
+        raise InputError("--endpoint is for --target sagemaker: drop it, or add --target sagemaker")
+    if args.model is None and args.approved is None:
+        raise InputError("name the model: --model GROUP[/VERSION] or --approved [GROUP]")
     registered = _resolve(args)
     model = _load(registered)
     rows, summary = score_file(model, args.data)
@@ -214,3 +271,81 @@ def command_serve(args: argparse.Namespace) -> int:
                 signal.signal(sig, handler)
     # gunicorn exits 0 after a graceful stop.
     return 0 if code == 0 else 1
+
+
+def _aws_failures_exit_1(command: Any) -> Any:
+    """An AWS call that fails for a reason other than setup: one line on stderr, exit 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from pipeline.aws.session import AwsError
+
+        try:
+            return command(args)
+        except AwsError as error:
+            print(f"costpipe: error: {error}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_aws_failures_exit_1
+def _predict_on_sagemaker(args: argparse.Namespace) -> int:
+    from pipeline.aws import session
+    from pipeline.serving.sagemaker import endpoint_decision, invoke_rows
+    from steps.data import find_data_file, read_table
+
+    if not args.endpoint:
+        raise InputError("--target sagemaker needs --endpoint NAME (see costpipe deploy)")
+    if args.model is not None or args.approved is not None:
+        raise InputError("the endpoint names the model: drop --model/--approved")
+    frame = read_table(find_data_file(args.data))
+    settings = _aws_settings(args)
+    with session.aws_errors(f"invoking endpoint {args.endpoint}"):
+        sm = session.client("sagemaker", settings.region)
+        decision = endpoint_decision(sm, session.client("s3", settings.region), args.endpoint)
+        rows = invoke_rows(
+            session.client("sagemaker-runtime", settings.region), args.endpoint, frame, decision
+        )
+    if args.out is not None:
+        write_rows(rows, args.out)
+    summary = {"endpoint": args.endpoint, "rows": len(rows), "model": decision["name"]}
+    if args.json:
+        extra = {"out": str(args.out or "")}
+        if args.out is None:
+            extra["predictions"] = json.loads(rows.to_json(orient="records"))
+        print(json.dumps({**summary, **extra}))
+    elif args.out is None:
+        sys.stdout.write(rows.to_csv(index=False))
+        print(f"{args.endpoint} ({decision['name']}) scored {len(rows)} rows", file=sys.stderr)
+    else:
+        print(f"{args.endpoint} ({decision['name']}) scored {len(rows)} rows; rows in {args.out}")
+    return 0
+
+
+@_aws_failures_exit_1
+def command_deploy(args: argparse.Namespace) -> int:
+    from pipeline.aws import session
+    from pipeline.serving.sagemaker import deploy, resolve_package_arn
+
+    settings = _aws_settings(args)
+    settings.require("role_arn")
+    with session.aws_errors("deploying the model package"):
+        sm = session.client("sagemaker", settings.region)
+        arn = resolve_package_arn(sm, args.package)
+        result = deploy(
+            sm,
+            arn,
+            settings.role_arn,
+            endpoint_name=args.endpoint_name,
+            instance_type=args.instance_type,
+            allow_unapproved=args.allow_unapproved,
+            wait=not args.no_wait,
+        )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"endpoint {result['endpoint_name']} is {result['status']}: model package "
+            f"{arn} ({result['approval_status']}) on {args.instance_type}"
+        )
+    return 0
