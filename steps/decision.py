@@ -18,7 +18,7 @@ import pandas as pd
 
 from steps.artifact import CHECK_TOLERANCE, MODEL_FOLDER, open_artifact, read_decision
 from steps.errors import InputError
-from steps.inputs import prepare_rows
+from steps.inputs import all_numeric, numeric_matrix, prepare_rows
 from steps.metrics import decide
 from steps.model_io import load_model
 
@@ -116,6 +116,23 @@ class DecisionModel:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores, rows x labels: each label's probability, as Evaluate priced them."""
         return self.model_.predict_proba(self.inputs(frame))
+
+    def predict_proba_values(self, rows: List[List[Any]]) -> np.ndarray:
+        """Scores of rows given as value lists in ``input_schema_["columns"]`` order.
+
+        For a model of numeric inputs without fitted transforms (the common case), the values go
+        straight into the float32 array the boosters score, the array ``predict_proba`` would
+        make from the same rows, without building a DataFrame; otherwise through
+        ``predict_proba``.
+        """
+        members = getattr(self.model_, "members", [self.model_])
+        if all_numeric(self.input_schema_) and all(
+            member.text_state is None and member.linear_state is None for member in members
+        ):
+            data = numeric_matrix(rows, self.input_schema_).astype(np.float32)
+            return np.mean([member.proba_of_inputs(data) for member in members], axis=0)
+        columns = self.input_schema_["columns"]
+        return self.predict_proba(pd.DataFrame(rows, columns=columns, dtype=object))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Decisions, rows x labels: 1 where the score is at or above the label's threshold."""

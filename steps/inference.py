@@ -254,21 +254,26 @@ def _rows(items: List[Any], where: str) -> ParsedRequest:
     )
 
 
+def check_values(parsed: ParsedRequest, columns: List[str]) -> None:
+    """Value lists: no header row, and as many values as the model has columns."""
+    values = parsed.values or []
+    if values and [str(value).strip() for value in values[0]] == columns:
+        raise InputError(
+            "the first row is a header: send rows without one, values in the model's column order"
+        )
+    for number, row in enumerate(values, start=1):
+        if len(row) != len(columns):
+            shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+            raise InputError(
+                f"{parsed.where} {number} has {len(row)} values but the model takes "
+                f"{len(columns)} columns, in this order: {shown}"
+            )
+
+
 def request_frame(parsed: ParsedRequest, columns: List[str]) -> pd.DataFrame:
     """The rows as a table with named columns, values as sent (text for CSV)."""
     if parsed.values is not None:
-        if [str(value).strip() for value in parsed.values[0]] == columns:
-            raise InputError(
-                "the first row is a header: send rows without one, values in the model's "
-                "column order"
-            )
-        for number, row in enumerate(parsed.values, start=1):
-            if len(row) != len(columns):
-                shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
-                raise InputError(
-                    f"{parsed.where} {number} has {len(row)} values but the model takes "
-                    f"{len(columns)} columns, in this order: {shown}"
-                )
+        check_values(parsed, columns)
         return pd.DataFrame(parsed.values, columns=columns, dtype=object)
     records = parsed.records or []
     names: List[str] = []
@@ -292,12 +297,16 @@ def predict_fn(
     """Check the rows against the model's input schema and score them."""
     if isinstance(input_data, Rejected):
         return input_data
+    columns = model.input_schema_["columns"]
     try:
-        frame = request_frame(input_data, model.input_schema_["columns"])
-        rows = model.inputs(frame)
+        if input_data.values is not None:
+            check_values(input_data, columns)
+            scores = model.predict_proba_values(input_data.values)
+        else:
+            scores = model.predict_proba(request_frame(input_data, columns))
     except InputError as error:
         return Rejected(BAD_REQUEST, str(error))
-    return Prediction(model=model, scores=model.model_.predict_proba(rows))
+    return Prediction(model=model, scores=scores)
 
 
 def _response(body: bytes, status: int, mimetype: str) -> Any:

@@ -185,6 +185,30 @@ def text_column(name: str, values: pd.Series) -> List[str]:
     return out
 
 
+def all_numeric(spec: Dict[str, Any]) -> bool:
+    return all(kind == NUMERIC for kind in spec["types"].values())
+
+
+def numeric_matrix(rows: List[List[Any]], spec: Dict[str, Any]) -> np.ndarray:
+    """Rows of values in the schema's column order as float64, by the rules of
+    :func:`numeric_column` (a schema of numeric columns only; no pandas on the way)."""
+    if not rows:
+        raise InputError("there are no rows to score: send at least one row")
+    columns = spec["columns"]
+    matrix = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for position, row in enumerate(rows):
+        for index, (name, value) in enumerate(zip(columns, row)):
+            matrix[position, index] = _number(name, value, position)
+    infinite = np.isinf(matrix)
+    if infinite.any():
+        position, index = (int(i) for i in np.argwhere(infinite)[0])
+        raise InputError(
+            f"column '{columns[index]}' holds an infinite value in {_row_hint(position)}: send "
+            "a finite number, or leave it empty for a missing value"
+        )
+    return matrix
+
+
 def prepare_rows(frame: pd.DataFrame, spec: Dict[str, Any]) -> pd.DataFrame:
     """Check ``frame`` against the input schema; return the model's input columns.
 
