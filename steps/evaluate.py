@@ -7,7 +7,12 @@ confusion counts, expected cost with a bootstrap interval, savings against the b
 policy and the usual metrics. With several labels the economic cost of a row is the sum over
 its labels. The cheapest model *by tuning cost* is the best one: the test split is for
 reporting, never for choosing. Writes ``evaluation.json`` (the contract the condition and the
-registry read) and ``scores.parquet`` (every model's scores, for the report).
+registry read) and ``scores.parquet`` (every model's scores, for the report), and the best
+model's decision artifact (``steps.artifact``: boosters, input transforms, thresholds, cost
+matrices, input schema) as ``model.tar.gz`` in the ``artifact`` output. ``best.model_uri``
+names that artifact (``--artifact-uri``, its S3 address), so the registry serves exactly what
+was priced; ``best.training_model_uri`` and ``models[].model_uri`` name the training jobs'
+outputs.
 
 Container conventions: splits under ``/opt/ml/processing/input/{validation,test,profile}``, one
 folder per model under ``/opt/ml/processing/input/models/<name>`` holding ``model.tar.gz``.
@@ -15,7 +20,8 @@ Run by hand::
 
     python -m steps.evaluate --validation out/validation --test out/test --profile out/profile \\
         --models-dir models/ --model fn200-fp1=s3://bucket/fn200/model.tar.gz \\
-        --cost-tp 35280 --cost-fp 1287.67 --cost-fn 252000 --cost-tn 0 --output eval/
+        --cost-tp 35280 --cost-fp 1287.67 --cost-fn 252000 --cost-tn 0 --output eval/ \\
+        --artifact-output artifact/
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import hamming_loss, log_loss
 
+from steps.artifact import check_document, decision_document, write_artifact
 from steps.checks import (
     DEFAULT_SAMPLES,
     DEFAULT_THRESHOLD_MISPREDICTION,
@@ -46,8 +53,9 @@ from steps.costs import (
 )
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
+from steps.inputs import input_schema
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
-from steps.model_io import LoadedModel, load_model, write_json
+from steps.model_io import ARCHIVE_FILE, LoadedModel, load_model, write_json
 from steps.options import THRESHOLD_OBJECTIVES, THRESHOLD_SMOOTHINGS
 from steps.preprocess_io import read_profile, read_split
 from steps.smoothing import smoothed_cost
@@ -56,6 +64,7 @@ from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
 PROCESSING_ROOT = Path("/opt/ml/processing")
 EVALUATION_FILE = "evaluation.json"
 SCORES_FILE = "scores.parquet"
+ARTIFACT_OUTPUT = "artifact"
 #: Longest value SageMaker accepts in a model package's CustomerMetadataProperties.
 METADATA_VALUE_LIMIT = 256
 
@@ -93,6 +102,18 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--bootstrap-resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=PROCESSING_ROOT / "output" / "evaluation")
+    parser.add_argument(
+        "--artifact-output",
+        type=Path,
+        default=PROCESSING_ROOT / "output" / ARTIFACT_OUTPUT,
+        help="folder for the best model's decision artifact (model.tar.gz)",
+    )
+    parser.add_argument(
+        "--artifact-uri",
+        default="",
+        help="where the artifact output is uploaded (evaluation.json best.model_uri); "
+        "default: the file written under --artifact-output",
+    )
     return parser.parse_args(argv)
 
 
@@ -475,7 +496,15 @@ def verdict(
     )
 
 
-def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
+def artifact_uri(args: argparse.Namespace) -> str:
+    """The decision artifact's address: ``--artifact-uri``/model.tar.gz, or the local file."""
+    if args.artifact_uri:
+        return f"{args.artifact_uri.rstrip('/')}/{ARCHIVE_FILE}"
+    return str((args.artifact_output / ARCHIVE_FILE).absolute())
+
+
+def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame, Dict[str, Any]]:
+    """evaluation.json, every model's scores, and the best model's decision.json."""
     default = CostMatrix.from_mapping({o: getattr(args, f"cost_{o}") for o in OUTCOMES})
     models = parse_model_arguments(args.model)
     report = read_profile(args.profile)
@@ -487,12 +516,14 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
         frame = read_split(folder, split)
         splits[split] = (frame, labels_from_frame(frame, schema))
     results = []
+    metas: Dict[str, Dict[str, Any]] = {}
     score_frames = []
     test_decisions: Dict[str, np.ndarray] = {}
     for name, uri in models:
         loaded = load_model(args.models_dir / name)
         result, scores = evaluate_model(name, uri, loaded, splits, matrices, args)
         results.append(result)
+        metas[name] = loaded.meta
         test_scores = scores["test"][1]
         test_decisions[name] = np.column_stack(
             [decide(test_scores[:, i], t) for i, t in enumerate(result["thresholds"].values())]
@@ -542,7 +573,8 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
         "best": {
             "name": best["name"],
             "setting": best["setting"],
-            "model_uri": best["model_uri"],
+            "model_uri": artifact_uri(args),
+            "training_model_uri": best["model_uri"],
             "thresholds": best["thresholds"],
             "expected_cost": cost,
             "expected_cost_ci": best["test"]["expected_cost_ci"],
@@ -575,7 +607,12 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame]:
         "splits": report["splits"],
         "binary_classification_metrics": sagemaker_model_quality(best["test"], args),
     }
-    return evaluation, pd.concat(score_frames, ignore_index=True)
+    best_model = load_model(args.models_dir / best["name"]).model
+    check = check_document(best_model, splits["test"][0], input_schema(schema))
+    decision = decision_document(
+        best, metas[best["name"]], schema, evaluation["cost_matrices"], check
+    )
+    return evaluation, pd.concat(score_frames, ignore_index=True), decision
 
 
 def _finite_or_none(value: float) -> Optional[float]:
@@ -598,7 +635,10 @@ def write_outputs(evaluation: Dict[str, Any], scores: pd.DataFrame, output: Path
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    evaluation, scores = evaluate(args)
+    evaluation, scores, decision = evaluate(args)
+    # The artifact first: evaluation.json (which the condition and the registry read) only
+    # ever names an artifact that exists.
+    write_artifact(args.models_dir / evaluation["best"]["name"], decision, args.artifact_output)
     write_outputs(evaluation, scores, args.output)
     best = evaluation["best"]
     print(f"evaluate: {len(evaluation['models'])} models; best {best['name']}; {best['verdict']}")

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from steps.artifact import library_versions
 from steps.costs import BOOSTERS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
@@ -197,6 +198,8 @@ def model_meta(
         "hyperparameters": hyperparameters,
         "xgboost_version": xgb.__version__,
         "python_version": platform.python_version(),
+        # The decision artifact records what the model was trained with (steps.artifact).
+        "library_versions": library_versions(),
     }
 
 

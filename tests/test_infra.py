@@ -338,6 +338,10 @@ def test_every_allow_names_its_resources_by_bucket_pipeline_group_or_job():
         ":execution:${PipelineName}:",
         ":model-package-group/${ModelPackageGroupName}",
         ":model-package/${ModelPackageGroupName}/",
+        # costpipe deploy's model, endpoint config and endpoint: <group>-v<version>
+        ":model/${ModelPackageGroupName}-",
+        ":endpoint-config/${ModelPackageGroupName}-",
+        ":endpoint/${ModelPackageGroupName}-",
         ":processing-job/pipelines-",
         ":training-job/pipelines-",
         ":processing-job/${PipelineName}-",

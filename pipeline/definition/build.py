@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.code_bundle import CodeBundle
 from pipeline.config import Config
 from pipeline.definition.names import (
+    ARTIFACT_OUTPUT,
     CACHE_EXPIRY,
     CODE_ROOT,
     CONTENT_TYPES,
@@ -302,12 +303,16 @@ def evaluate_step(
             for name in ("validation", "test", "profile")
         ),
     ]
+    artifact_uri = _execution_uri(setup.target, STEP_EVALUATE, ARTIFACT_OUTPUT)
     arguments = [
         _flag("validation", f"{PROCESSING_ROOT}/input/validation"),
         _flag("test", f"{PROCESSING_ROOT}/input/test"),
         _flag("profile", f"{PROCESSING_ROOT}/input/profile"),
         _flag("models-dir", f"{PROCESSING_ROOT}/input/models"),
         _flag("output", f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}"),
+        _flag("artifact-output", f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}"),
+        # evaluation.json's best.model_uri: what the registry points at.
+        _flag("artifact-uri", artifact_uri),
     ]
     for setting, step in trainings.items():
         artifacts = step.properties.ModelArtifacts.S3ModelArtifacts
@@ -323,7 +328,8 @@ def evaluate_step(
             EVALUATION_OUTPUT,
             _execution_uri(setup.target, STEP_EVALUATE, EVALUATION_OUTPUT),
             f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}",
-        )
+        ),
+        _s3_output(ARTIFACT_OUTPUT, artifact_uri, f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}"),
     ]
     report = PropertyFile(
         name=EVALUATION_PROPERTY_FILE, output_name=EVALUATION_OUTPUT, path="evaluation.json"
@@ -379,8 +385,15 @@ def register_step(
             "evaluation.json",
         ],
     )
+    from steps.inference import model_environment
+
     builder = ModelBuilder(
         image_uri=setup.image_uri,
+        # Script-mode serving: the container imports steps.inference from the job's bundle.
+        env_vars=model_environment(
+            setup.code.sourcedir_uri(setup.target.bucket, setup.target.pipeline_name),
+            setup.target.region,
+        ),
         s3_model_data_url=_report_value(evaluate, report, "best.model_uri"),
         role_arn=setup.target.role_arn,
         sagemaker_session=setup.session,

@@ -19,6 +19,8 @@ TRAINING_MODULE = "steps.train"
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "profile")
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_OUTPUT = "evaluation"
+#: Evaluate's output holding the best model's decision artifact (steps/artifact.py).
+ARTIFACT_OUTPUT = "artifact"
 STEP_PREPROCESS = "Preprocess"
 STEP_EVALUATE = "Evaluate"
 STEP_CHECK = "CheckCheapest"
@@ -26,8 +28,8 @@ STEP_REGISTER = "RegisterCheapest"
 STEP_FAIL = "NothingRegistered"
 CACHE_EXPIRY = "P30D"
 INFERENCE_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge"]
-# What registered models accept and return when served by the stock XGBoost container.
-CONTENT_TYPES = ["text/csv"]
+# What registered models accept and return: steps/inference.py's handlers in the stock container.
+CONTENT_TYPES = ["text/csv", "application/json", "application/jsonlines"]
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/costpipe-sagemaker-execution"
 PLACEHOLDER_BUCKET = "costpipe-artifacts"
 

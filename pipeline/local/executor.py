@@ -476,6 +476,7 @@ class LocalExecutor:
                 },
                 metrics=metrics,
                 image=container.get("Image"),
+                environment={k: str(v) for k, v in container.get("Environment", {}).items()},
                 description=arguments.get("ModelPackageDescription"),
                 model_sha256=file_digest(model_file),
                 execution_arn=run.arn,

@@ -3,7 +3,8 @@
 Model package groups hold versions numbered 1, 2, 3, ... that only grow and are never reused;
 each version has an approval status (PendingManualApproval, Approved, Rejected), the model data
 URI and the artifact's sha256, model metrics (the evaluation report) and customer metadata
-(threshold, cost setting, cost matrix, data digest). ARNs are shaped like SageMaker's so that
+(threshold, cost setting, cost matrix, data digest), and the serving container's image and
+Environment (which inference code it runs). ARNs are shaped like SageMaker's so that
 the same code can print either.
 """
 
@@ -40,6 +41,7 @@ _SCHEMA = [
         model_data_url TEXT NOT NULL,
         model_sha256 TEXT,
         image TEXT,
+        environment TEXT,
         description TEXT,
         metrics TEXT,
         metadata TEXT NOT NULL,
@@ -58,6 +60,9 @@ class ModelRegistry:
         with self._lock, transaction(self._db):
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(model_packages)")}
+            if "environment" not in columns:  # a registry made before packages had one
+                self._db.execute("ALTER TABLE model_packages ADD COLUMN environment TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -79,6 +84,7 @@ class ModelRegistry:
         metrics: dict[str, Any] | None = None,
         image: str | None = None,
         description: str | None = None,
+        environment: dict[str, str] | None = None,
         model_sha256: str | None = None,
         execution_arn: str | None = None,
     ) -> dict[str, Any]:
@@ -106,9 +112,9 @@ class ModelRegistry:
             arn = self.package_arn(group, version)
             self._db.execute(
                 "INSERT INTO model_packages (arn, group_name, version, status, approval_status,"
-                " model_data_url, model_sha256, image, description, metrics, metadata,"
-                " execution_arn, created, modified)"
-                " VALUES (?, ?, ?, 'Completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " model_data_url, model_sha256, image, environment, description, metrics,"
+                " metadata, execution_arn, created, modified)"
+                " VALUES (?, ?, ?, 'Completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     arn,
                     group,
@@ -117,6 +123,7 @@ class ModelRegistry:
                     model_data_url,
                     model_sha256,
                     image,
+                    json.dumps(environment or {}),
                     description,
                     json.dumps(metrics) if metrics is not None else None,
                     json.dumps(metadata),
@@ -212,6 +219,8 @@ def _package_dict(row: Any) -> dict[str, Any]:
         "model_data_url": row["model_data_url"],
         "model_sha256": row["model_sha256"],
         "image": row["image"],
+        # The container's Environment (SAGEMAKER_PROGRAM, ...); {} for packages without one.
+        "environment": json.loads(row["environment"]) if row["environment"] else {},
         "description": row["description"],
         "metrics": json.loads(row["metrics"]) if row["metrics"] else None,
         "metadata": json.loads(row["metadata"]),
