@@ -31,6 +31,7 @@ from steps.data import (
     prepare_table,
     read_table,
 )
+from steps.decision import DecisionModel
 from steps.errors import InputError
 from steps.model import fit_model, xgboost_feature_names
 from steps.model_io import load_model, save_model
@@ -500,11 +501,12 @@ def test_odd_names_and_semicolons_run_end_to_end(tmp_path: Path, capsys) -> None
     }
     package = ModelRegistry(home).packages("odd")[0]
     model_path = LocalBucket(home / BUCKET_FOLDER).path(package["model_data_url"])
-    loaded = load_model(model_path)
-    members = loaded.meta.get("members") or [loaded.meta]
-    assert all(member["input_columns"] == ODD_NAMES for member in members)
-    assert loaded.meta["schema"]["features"] == ODD_NAMES
-    scores = loaded.model.predict_proba(frame)
+    # The registry points at the decision artifact; its model folder is the training archive.
+    decision = DecisionModel.load(model_path)
+    assert decision.input_schema_["columns"] == ODD_NAMES
+    members = getattr(decision.model_, "members", None) or [decision.model_]
+    assert all(member.input_columns == ODD_NAMES for member in members)
+    scores = decision.predict_proba(frame)
     assert scores.shape == (300, 1) and np.all((scores > 0) & (scores < 1))
     assert payload["evaluation"]["best"]["beats_baseline"] is True
     assert payload["evaluation"]["inputs"]["features"] == ODD_NAMES
