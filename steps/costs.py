@@ -211,7 +211,9 @@ def resample_counts(counts: ConfusionCounts, n_resamples: int, seed: int) -> np.
     if counts.total == 0:
         raise InputError("a bootstrap needs at least one decision, got none")
     cells = np.array([counts.tp, counts.fp, counts.fn, counts.tn], dtype=float)
-    rng = np.random.default_rng(seed)
+    # The legacy RandomState, not default_rng: NumPy keeps its streams stable across versions
+    # (NEP 19), so the interval is the same in the container's NumPy 2.1 and ours.
+    rng = np.random.RandomState(seed)
     return rng.multinomial(counts.total, cells / cells.sum(), size=n_resamples)
 
 

@@ -248,7 +248,7 @@ def cost_draws(
         draws = resample_counts(counts, n_resamples, seed)
         return draws @ np.array([matrix.tp, matrix.fp, matrix.fn, matrix.tn]) / counts.total
     values, counts = np.unique(row_costs(Y, D, matrices), return_counts=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # stable across NumPy versions, as in steps.costs
     draws = rng.multinomial(counts.sum(), counts / counts.sum(), size=n_resamples)
     return draws @ values / counts.sum()
 

@@ -102,7 +102,7 @@ def oversample_minority(
     extra = wanted - int(counts[minority])
     if extra <= 0 or counts[minority] == 0:
         return rows
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # legacy: stable across NumPy versions
     pool = rows[labels[rows] == minority]
     return np.concatenate([rows, rng.choice(pool, size=extra, replace=True)])
 
@@ -145,7 +145,7 @@ def oversample_rare_labels(
     if min_count <= 0:
         return rows
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # legacy: stable across NumPy versions
     counts = labels[rows].sum(axis=0).astype(np.int64)
     extra = []
     for label in np.argsort(counts, kind="stable"):

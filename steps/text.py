@@ -1,6 +1,8 @@
 """Text columns as TF-IDF features, fitted on the training split and saved as JSON.
 
-scikit-learn's ``TfidfVectorizer`` does the fitting. Its fitted state (vocabulary and idf
+scikit-learn's ``TfidfVectorizer`` does the fitting, on a vocabulary chosen here (the
+``max_features`` most frequent terms, ties alphabetically) so that it does not depend on the
+NumPy sort that scikit-learn's own ``max_features`` cut uses. Its fitted state (vocabulary and idf
 weights) is saved as plain JSON with the model, never pickled, and applied again with a
 ``CountVectorizer`` on that fixed vocabulary followed by the same idf weighting and l2
 normalisation, which is what ``TfidfVectorizer.transform`` computes (a test holds the two
@@ -36,32 +38,57 @@ def fit_text_features(
     frame: pd.DataFrame, columns: List[str], max_features: int = DEFAULT_MAX_FEATURES
 ) -> Dict[str, Any]:
     """Fit one TF-IDF per text column on ``frame`` (the training rows); return its JSON state."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     state: Dict[str, Any] = {"settings": dict(SETTINGS), "columns": {}}
     for column in columns:
-        vectorizer = TfidfVectorizer(
-            lowercase=SETTINGS["lowercase"],
-            token_pattern=SETTINGS["token_pattern"],
-            stop_words=SETTINGS["stop_words"],
-            ngram_range=tuple(SETTINGS["ngram_range"]),
-            min_df=SETTINGS["min_df"],
-            sublinear_tf=SETTINGS["sublinear_tf"],
-            max_features=max_features,
-        )
+        texts = _clean(frame[column])
+        counter = _counter()
         try:
-            vectorizer.fit(_clean(frame[column]))
+            counts = counter.fit_transform(texts)
         except ValueError:
             raise InputError(
                 f"text column '{column}' has no word in two or more training rows: it holds no "
                 "usable text; drop it or declare it categorical"
             ) from None
-        terms = vectorizer.get_feature_names_out().tolist()
+        terms = counter.get_feature_names_out()
+        if terms.size > max_features:
+            # scikit-learn's max_features keeps the most frequent terms with an unstable argsort,
+            # so terms tied at the cut-off depend on NumPy's sort (its version and the CPU's
+            # SIMD). Keep the most frequent, ties alphabetically, and refit on that vocabulary.
+            frequency = np.asarray(counts.sum(axis=0)).ravel()
+            terms = np.sort(terms[np.lexsort((terms, -frequency))[:max_features]])
+        vectorizer = _tfidf(terms.tolist()).fit(texts)
         state["columns"][column] = {
-            "terms": terms,
+            "terms": terms.tolist(),
             "idf": [float(x) for x in vectorizer.idf_],
         }
     return state
+
+
+def _counter() -> Any:
+    """Raw term counts with SETTINGS: the vocabulary and frequencies to choose terms from."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(
+        lowercase=SETTINGS["lowercase"],
+        token_pattern=SETTINGS["token_pattern"],
+        stop_words=SETTINGS["stop_words"],
+        ngram_range=tuple(SETTINGS["ngram_range"]),
+        min_df=SETTINGS["min_df"],
+    )
+
+
+def _tfidf(vocabulary: List[str]) -> Any:
+    """TF-IDF with SETTINGS on a chosen vocabulary: its idf weights are the fitted state."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        lowercase=SETTINGS["lowercase"],
+        token_pattern=SETTINGS["token_pattern"],
+        stop_words=SETTINGS["stop_words"],
+        ngram_range=tuple(SETTINGS["ngram_range"]),
+        sublinear_tf=SETTINGS["sublinear_tf"],
+        vocabulary=vocabulary,
+    )
 
 
 def text_feature_names(state: Dict[str, Any]) -> List[str]:

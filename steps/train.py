@@ -37,7 +37,7 @@ from steps.errors import InputError, run_entry_point
 from steps.model import STRATEGIES, FoldEnsemble, fit_model
 from steps.model_io import OUT_OF_FOLD_FILE, save_model
 from steps.preprocess_io import read_profile, read_split
-from steps.stratify import iterative_stratification
+from steps.stratify import iterative_stratification, stratified_group_folds
 from steps.text import DEFAULT_MAX_FEATURES
 
 OBJECTIVE_IMPLEMENTATIONS = ("weighted", "custom")
@@ -124,17 +124,17 @@ def fold_rows(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> 
     """(fit rows, held-out rows) per fold, stratified and grouped by source row.
 
     An oversampled row and its copies share a group and always fall in the same fold (a copy
-    in the fitting folds would leak its label). Binary labels use scikit-learn's
-    StratifiedGroupKFold; several labels use iterative stratification over the groups.
+    in the fitting folds would leak its label). Binary labels use our stratified group folds,
+    several labels iterative stratification over the groups (both in ``steps.stratify``, both
+    from a ``RandomState(seed)``): not scikit-learn's StratifiedGroupKFold, whose shuffled folds
+    differ between its versions (the container's 1.5.2 and 1.9).
     """
     if labels.shape[1] == 1:
-        from sklearn.model_selection import StratifiedGroupKFold
-
-        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(groups)), labels[:, 0], groups))
-    unique, first = np.unique(groups, return_index=True)
-    part_of_group = iterative_stratification(labels[first], [1.0] * folds, seed)
-    part = part_of_group[np.searchsorted(unique, groups)]
+        part = stratified_group_folds(labels[:, 0], groups, folds, seed)
+    else:
+        unique, first = np.unique(groups, return_index=True)
+        part_of_group = iterative_stratification(labels[first], [1.0] * folds, seed)
+        part = part_of_group[np.searchsorted(unique, groups)]
     rows = np.arange(len(groups))
     return [(rows[part != fold], rows[part == fold]) for fold in range(folds)]
 
