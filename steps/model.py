@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,8 @@ from steps.text import fit_text_features, transform_text
 STRATEGIES = ("per-label", "multi-output")
 
 
-def booster_params(args: argparse.Namespace, base_score: float) -> Dict[str, Any]:
-    params: Dict[str, Any] = {
+def booster_params(args: argparse.Namespace, base_score: float) -> dict[str, Any]:
+    params: dict[str, Any] = {
         "eta": args.eta,
         "lambda": args.reg_lambda,
         "alpha": args.reg_alpha,
@@ -125,12 +125,12 @@ def train_multi_output(
 class CostSensitiveModel:
     """What the training job saves and Evaluate loads: enough to score new rows."""
 
-    schema: Dict[str, Any]
+    schema: dict[str, Any]
     strategy: str  # "binary", "per-label" or "multi-output"
-    boosters: List[Any]
-    text_state: Optional[Dict[str, Any]] = None
-    base_margins: Optional[List[float]] = None  # multi-output only
-    linear_state: Optional[Dict[str, Any]] = None  # the linear booster only
+    boosters: list[Any]
+    text_state: dict[str, Any] | None = None
+    base_margins: list[float] | None = None  # multi-output only
+    linear_state: dict[str, Any] | None = None  # the linear booster only
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Model inputs: the schema's features plus the TF-IDF of its text columns, encoded
@@ -158,9 +158,9 @@ class CostSensitiveModel:
 def fit_model(
     frame: pd.DataFrame,
     labels: np.ndarray,
-    schema: Dict[str, Any],
+    schema: dict[str, Any],
     args: argparse.Namespace,
-    text_rows: Optional[np.ndarray] = None,
+    text_rows: np.ndarray | None = None,
 ) -> CostSensitiveModel:
     """Fit text features (on ``text_rows`` only: the training split) and the booster(s)."""
     text_state = None
@@ -207,10 +207,10 @@ class FoldEnsemble:
     cost $13,772 per patient against $14,079 for the refit (4 missed cancers against 9).
     """
 
-    members: List[CostSensitiveModel]
+    members: list[CostSensitiveModel]
 
     @property
-    def schema(self) -> Dict[str, Any]:
+    def schema(self) -> dict[str, Any]:
         return self.members[0].schema
 
     @property

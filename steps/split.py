@@ -6,8 +6,6 @@ Binary labels split with scikit-learn's stratified ``train_test_split``; multi-l
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 import numpy as np
 from sklearn.model_selection import train_test_split
 
@@ -20,7 +18,7 @@ def stratified_split(
     validation_fraction: float,
     test_fraction: float,
     seed: int = 0,
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     """Row indices of the train, validation and (when ``test_fraction > 0``) test splits.
 
     Each split keeps the class proportions of the whole. ``test_fraction = 0`` is for the
@@ -57,7 +55,7 @@ def stratified_split(
             f"{'/test' if test_fraction > 0 else ''} splits need at least {n_splits}; add rows"
         )
     try:
-        parts: Dict[str, np.ndarray] = {}
+        parts: dict[str, np.ndarray] = {}
         if test_fraction > 0:
             rest, parts["test"] = train_test_split(
                 rows, test_size=test_fraction, stratify=labels, random_state=seed
@@ -77,7 +75,7 @@ def stratified_split(
 
 
 def oversample_minority(
-    rows: np.ndarray, labels: np.ndarray, ratio: Optional[float], seed: int = 0
+    rows: np.ndarray, labels: np.ndarray, ratio: float | None, seed: int = 0
 ) -> np.ndarray:
     """Add random duplicates of minority-class rows until minority >= ratio * majority.
 
@@ -109,7 +107,7 @@ def oversample_minority(
 
 def _multilabel_split(
     labels: np.ndarray, validation_fraction: float, test_fraction: float, seed: int
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     names = ["train", "validation"] + (["test"] if test_fraction > 0 else [])
     shares = [1 - validation_fraction - test_fraction, validation_fraction]
     if test_fraction > 0:

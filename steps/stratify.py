@@ -17,7 +17,7 @@ methods may change their output between NumPy releases.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

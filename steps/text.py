@@ -11,7 +11,7 @@ equal). The JSON also survives scikit-learn upgrades that a pickle would not.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from steps.errors import InputError
 
 DEFAULT_MAX_FEATURES = 1000
 #: Vectorizer settings shared by fitting and applying; part of the saved state.
-SETTINGS: Dict[str, Any] = {
+SETTINGS: dict[str, Any] = {
     "lowercase": True,
     "token_pattern": r"(?u)\b[^\W\d_][^\W\d_]+\b",  # words of two or more letters
     "stop_words": "english",
@@ -30,15 +30,15 @@ SETTINGS: Dict[str, Any] = {
 }
 
 
-def _clean(values: pd.Series) -> List[str]:
+def _clean(values: pd.Series) -> list[str]:
     return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
 
 
 def fit_text_features(
-    frame: pd.DataFrame, columns: List[str], max_features: int = DEFAULT_MAX_FEATURES
-) -> Dict[str, Any]:
+    frame: pd.DataFrame, columns: list[str], max_features: int = DEFAULT_MAX_FEATURES
+) -> dict[str, Any]:
     """Fit one TF-IDF per text column on ``frame`` (the training rows); return its JSON state."""
-    state: Dict[str, Any] = {"settings": dict(SETTINGS), "columns": {}}
+    state: dict[str, Any] = {"settings": dict(SETTINGS), "columns": {}}
     for column in columns:
         texts = _clean(frame[column])
         counter = _counter()
@@ -77,7 +77,7 @@ def _counter() -> Any:
     )
 
 
-def _tfidf(vocabulary: List[str]) -> Any:
+def _tfidf(vocabulary: list[str]) -> Any:
     """TF-IDF with SETTINGS on a chosen vocabulary: its idf weights are the fitted state."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -91,7 +91,7 @@ def _tfidf(vocabulary: List[str]) -> Any:
     )
 
 
-def text_feature_names(state: Dict[str, Any]) -> List[str]:
+def text_feature_names(state: dict[str, Any]) -> list[str]:
     """Feature names for the TF-IDF columns: ``<column>#<term index>`` (XGBoost-safe)."""
     return [
         f"{column}#{index}"
@@ -100,7 +100,7 @@ def text_feature_names(state: Dict[str, Any]) -> List[str]:
     ]
 
 
-def transform_text(frame: pd.DataFrame, state: Dict[str, Any]) -> pd.DataFrame:
+def transform_text(frame: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
     """TF-IDF features of ``frame``'s text columns with the saved vocabulary and weights."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize

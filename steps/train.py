@@ -25,8 +25,9 @@ import argparse
 import json
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name, default))
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--train", type=Path, default=_env_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
@@ -120,7 +121,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def fold_rows(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> List[Tuple]:
+def fold_rows(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple]:
     """(fit rows, held-out rows) per fold, stratified and grouped by source row.
 
     An oversampled row and its copies share a group and always fall in the same fold (a copy
@@ -143,7 +144,7 @@ def out_of_fold_scores(
     frame: pd.DataFrame,
     labels: np.ndarray,
     groups: np.ndarray,
-    schema: Dict[str, Any],
+    schema: dict[str, Any],
     args: argparse.Namespace,
     text_rows: np.ndarray,
 ) -> np.ndarray:
@@ -172,8 +173,8 @@ def out_of_fold_scores(
 
 
 def model_meta(
-    args: argparse.Namespace, schema: Dict[str, Any], labels: np.ndarray
-) -> Dict[str, Any]:
+    args: argparse.Namespace, schema: dict[str, Any], labels: np.ndarray
+) -> dict[str, Any]:
     import xgboost as xgb
 
     setting = {"fn_weight": args.fn_weight, "fp_weight": args.fp_weight, "booster": args.booster}
@@ -200,7 +201,7 @@ def model_meta(
     }
 
 
-def training_rows(args: argparse.Namespace) -> Tuple[pd.DataFrame, str]:
+def training_rows(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     """The rows to train on, and how Evaluate will tune thresholds for them.
 
     Cross-validation trains on the training and validation splits together; the holdout
@@ -219,7 +220,7 @@ def training_rows(args: argparse.Namespace) -> Tuple[pd.DataFrame, str]:
 
 
 def out_of_fold_frame(
-    groups: np.ndarray, splits: np.ndarray, labels: np.ndarray, scores: np.ndarray, names: List[str]
+    groups: np.ndarray, splits: np.ndarray, labels: np.ndarray, scores: np.ndarray, names: list[str]
 ) -> pd.DataFrame:
     """Long format, one row per (row, label); copies of oversampled rows kept once."""
     keep = ~pd.Series(groups).duplicated().to_numpy()
@@ -252,7 +253,7 @@ def check_single_host() -> None:
         )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     check_single_host()
     args = parse_args(argv)
     report = read_profile(args.profile)

@@ -29,9 +29,7 @@ def test_every_group_falls_in_exactly_one_fold():
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
 @pytest.mark.parametrize(("negatives", "positives", "folds"), [(357, 212, 5), (90, 13, 4)])
-def test_single_row_groups_give_class_counts_within_one_of_ideal(
-    negatives, positives, folds, seed
-):
+def test_single_row_groups_give_class_counts_within_one_of_ideal(negatives, positives, folds, seed):
     labels = np.array([0] * negatives + [1] * positives)
     np.random.RandomState(99).shuffle(labels)
     part = stratified_group_folds(labels, np.arange(labels.size), folds, seed)
