@@ -27,6 +27,11 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 STUDY_COSTS = {"tp": 35280.0, "fp": 1287.67, "fn": 252000.0, "tn": 0.0}
 # Two cost settings and few rounds: a whole execution in seconds.
 FAST_TRAINING = {"cost_settings": ("1:1", "200:1"), "num_round": 60, "cv_folds": 3}
+# Many tests need an execution that registers a model. With split seed 0 one malignant test
+# patient scores below every threshold these two fast settings tune on our folds (tried:
+# training seeds 0, 1, 2, 3 or 5 folds, 100 rounds), so the gate rightly refuses them all;
+# with split seed 1 the cheaper model catches every test cancer and registers.
+FAST_SPLIT_SEED = 1
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +68,7 @@ def fast_config(data: Path, **training: object) -> Config:
     )
     config = override(config, "costs", **STUDY_COSTS)
     config = override(config, "training", **{**FAST_TRAINING, **training})
+    config = override(config, "split", seed=FAST_SPLIT_SEED)
     return replace(config, registry=replace(config.registry, model_package_group="bc-test"))
 
 
@@ -81,6 +87,7 @@ def fast_config_file(
     path.write_text(
         f'[data]\npath = "{Path(data).as_posix()}"\ntarget = "diagnosis"\n'
         f'positive_label = "M"\n{label}[costs]\n{costs}[training]\n{lines}'
+        f"[split]\nseed = {FAST_SPLIT_SEED}\n"
         f'[registry]\nmodel_package_group = "{group}"\n'
     )
     return path
