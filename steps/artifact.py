@@ -44,7 +44,7 @@ import re
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,7 @@ CHECK_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 CHECK_TOLERANCE = 1e-6
 
 
-def library_versions() -> Dict[str, str]:
+def library_versions() -> dict[str, str]:
     """The versions of this process's python and scoring libraries."""
     import numpy
     import pandas
@@ -91,12 +91,12 @@ def library_versions() -> Dict[str, str]:
 
 
 def decision_document(
-    model_result: Dict[str, Any],
-    meta: Dict[str, Any],
-    schema: Dict[str, Any],
-    cost_matrices: Dict[str, Dict[str, float]],
-    check: Dict[str, Any],
-) -> Dict[str, Any]:
+    model_result: dict[str, Any],
+    meta: dict[str, Any],
+    schema: dict[str, Any],
+    cost_matrices: dict[str, dict[str, float]],
+    check: dict[str, Any],
+) -> dict[str, Any]:
     """``decision.json`` for one evaluated model (an entry of evaluation.json's ``models``)."""
     trained = dict(meta.get("library_versions") or {})
     trained.setdefault("python", meta.get("python_version"))
@@ -139,7 +139,7 @@ def portable_booster_json(content: bytes) -> bytes:
     XGBoost that wrote it and reads the same in XGBoost 3.0.
     """
 
-    def scalar(match: "re.Match[bytes]") -> bytes:
+    def scalar(match: re.Match[bytes]) -> bytes:
         values = [v.strip() for v in match.group(1).split(b",")]
         if len({float(v) for v in values}) != 1:
             return match.group(0)  # per-target intercepts: nothing portable to write
@@ -148,13 +148,13 @@ def portable_booster_json(content: bytes) -> bytes:
     return _VECTOR_BASE_SCORE.sub(scalar, content)
 
 
-def check_rows(test: pd.DataFrame, spec: Dict[str, Any]) -> Dict[str, List[Any]]:
+def check_rows(test: pd.DataFrame, spec: dict[str, Any]) -> dict[str, list[Any]]:
     """Synthetic rows to check a loaded artifact scores as it was priced.
 
     Numeric columns take quantiles of the test split (no real row is stored); categorical
     columns cycle through their levels; text columns are empty.
     """
-    rows: Dict[str, List[Any]] = {}
+    rows: dict[str, list[Any]] = {}
     count = len(CHECK_QUANTILES)
     for name in spec["columns"]:
         kind = spec["types"][name]
@@ -174,7 +174,7 @@ def check_rows(test: pd.DataFrame, spec: Dict[str, Any]) -> Dict[str, List[Any]]
     return rows
 
 
-def check_document(model: Any, test: pd.DataFrame, spec: Dict[str, Any]) -> Dict[str, Any]:
+def check_document(model: Any, test: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
     """The check rows and the scores ``model`` (as Evaluate loaded it) gives them."""
     rows = check_rows(test, spec)
     scores = model.predict_proba(prepare_rows(pd.DataFrame(rows), spec))
@@ -189,7 +189,7 @@ def _add_bytes(tar: tarfile.TarFile, name: str, content: bytes) -> None:
     tar.addfile(info, io.BytesIO(content))
 
 
-def write_artifact(trained_model: Path, decision: Dict[str, Any], destination: Path) -> Path:
+def write_artifact(trained_model: Path, decision: dict[str, Any], destination: Path) -> Path:
     """Write ``destination/model.tar.gz`` from a training job's model (archive or folder).
 
     Members are sorted with zero times and owners, so the same model and decision always give
@@ -200,7 +200,7 @@ def write_artifact(trained_model: Path, decision: Dict[str, Any], destination: P
     destination.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="costpipe-artifact-") as scratch:
         folder = locate_model_files(Path(trained_model), Path(scratch))
-        files: List[Path] = sorted(
+        files: list[Path] = sorted(
             path
             for path in folder.rglob("*")
             if path.is_file() and path.name not in NOT_SERVED and not path.name.startswith(".")
@@ -239,7 +239,7 @@ def open_artifact(path: Path, scratch: Path) -> Path:
     path = Path(path)
     if path.is_dir() and (path / DECISION_FILE).is_file():
         return path
-    archive: Optional[Path] = None
+    archive: Path | None = None
     if path.is_file():
         archive = path
     elif path.is_dir() and (path / ARCHIVE_FILE).is_file():
@@ -268,7 +268,7 @@ def open_artifact(path: Path, scratch: Path) -> Path:
     return scratch
 
 
-def read_decision(folder: Path) -> Dict[str, Any]:
+def read_decision(folder: Path) -> dict[str, Any]:
     decision = json.loads((Path(folder) / DECISION_FILE).read_text(encoding="utf-8"))
     if decision.get("format") != ARTIFACT_FORMAT:
         raise InputError(

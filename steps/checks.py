@@ -9,7 +9,7 @@ passes, with its figures still shown.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def class_imbalance_check(
     labels: np.ndarray,
     threshold_imbalance: float = DEFAULT_THRESHOLD_IMBALANCE,
     samples: int = DEFAULT_SAMPLES,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Ratio of the largest to the smallest class count against ``threshold_imbalance``.
 
     Examples
@@ -49,7 +49,9 @@ def class_imbalance_check(
     return {
         "ratio": ratio,
         "threshold": float(threshold_imbalance),
-        "counts": {str(value): int(count) for value, count in zip(values.tolist(), counts)},
+        "counts": {
+            str(value): int(count) for value, count in zip(values.tolist(), counts, strict=True)
+        },
         "samples": int(counts.sum()),
         "evaluated": evaluated,
         "passed": bool(not evaluated or ratio <= threshold_imbalance),
@@ -61,7 +63,7 @@ def misprediction_check(
     y_pred: np.ndarray,
     threshold_misprediction: float = DEFAULT_THRESHOLD_MISPREDICTION,
     samples: int = DEFAULT_SAMPLES,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Fraction of each true class that was mispredicted, against ``threshold_misprediction``.
 
     Examples
@@ -95,7 +97,7 @@ def multilabel_imbalance_check(
     names: list,
     threshold_imbalance: float = DEFAULT_THRESHOLD_IMBALANCE,
     samples: int = DEFAULT_SAMPLES,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The imbalance check per label (its positives against its negatives); the worst decides.
 
     A binary table is the one-label case and gives the same figures as
@@ -120,7 +122,7 @@ def multilabel_misprediction_check(
     names: list,
     threshold_misprediction: float = DEFAULT_THRESHOLD_MISPREDICTION,
     samples: int = DEFAULT_SAMPLES,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The misprediction check per label and class; every label must pass."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)

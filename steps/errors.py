@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, NoReturn, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 #: Exit code for usage and data errors, as for command-line usage errors.
 EXIT_USAGE = 2
@@ -20,7 +21,7 @@ class InputError(ValueError):
         super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
 
 
-def run_entry_point(main: Callable[[Optional[Sequence[str]]], None]) -> NoReturn:
+def run_entry_point(main: Callable[[Sequence[str] | None], None]) -> NoReturn:
     """Run a job's ``main`` and turn an :class:`InputError` into one stderr line and exit 2.
 
     The last line of a job's stderr becomes the step's failure reason, so it must be the

@@ -31,8 +31,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,10 +69,10 @@ ARTIFACT_OUTPUT = "artifact"
 #: Longest value SageMaker accepts in a model package's CustomerMetadataProperties.
 METADATA_VALUE_LIMIT = 256
 
-Splits = Dict[str, Tuple[pd.DataFrame, np.ndarray]]
+Splits = dict[str, tuple[pd.DataFrame, np.ndarray]]
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     inputs = PROCESSING_ROOT / "input"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--validation", type=Path, default=inputs / "validation")
@@ -117,11 +118,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_model_arguments(values: Sequence[str]) -> List[Tuple[str, str]]:
+def parse_model_arguments(values: Sequence[str]) -> list[tuple[str, str]]:
     """``NAME=URI`` pairs, in order; names must be unique."""
     if not values:
         raise InputError("no model to evaluate: pass --model NAME=URI at least once")
-    models: List[Tuple[str, str]] = []
+    models: list[tuple[str, str]] = []
     for value in values:
         name, separator, uri = value.partition("=")
         if not separator or not name:
@@ -135,10 +136,10 @@ def parse_model_arguments(values: Sequence[str]) -> List[Tuple[str, str]]:
 
 
 def label_cost_matrices(
-    default: CostMatrix, overrides_json: str, labels: List[str]
-) -> Dict[str, CostMatrix]:
+    default: CostMatrix, overrides_json: str, labels: list[str]
+) -> dict[str, CostMatrix]:
     """Each label's cost matrix: the default, with any per-label entries replaced."""
-    overrides: Dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
     if overrides_json.strip():
         try:
             overrides = json.loads(overrides_json)
@@ -180,7 +181,7 @@ def chosen_threshold(sweep: ThresholdSweep) -> float:
 
 def tuned_threshold(
     y: np.ndarray, scores: np.ndarray, matrix: CostMatrix, args: argparse.Namespace
-) -> Tuple[float, Optional[Dict[str, Any]]]:
+) -> tuple[float, dict[str, Any] | None]:
     """One label's threshold and, when it came from smoothed distributions, how.
 
     F1 thresholds and ``--threshold-smoothing none`` use the empirical sweep; so does a label
@@ -201,7 +202,7 @@ def tuned_threshold(
 
 def tuning_scores(
     model: LoadedModel, splits: Splits
-) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Labels and scores (rows x labels) the thresholds are tuned on, and how they were made.
 
     The model's out-of-fold scores when it trained cross-validated (every training and
@@ -229,10 +230,10 @@ def tuning_scores(
 
 def label_figures(
     y: np.ndarray, scores: np.ndarray, threshold: float, matrix: CostMatrix
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """One label's figures at its threshold: cost, savings, confusion, metrics, rates."""
     counts = confusion_counts(y, decide(scores, threshold))
-    figures: Dict[str, Any] = {"expected_cost": matrix.expected_cost(counts)}
+    figures: dict[str, Any] = {"expected_cost": matrix.expected_cost(counts)}
     baselines = matrix.baseline_costs(counts.positives, counts.negatives)
     figures["savings"] = savings(figures["expected_cost"], min(baselines.values()))
     figures["confusion"] = counts.as_dict()
@@ -241,7 +242,7 @@ def label_figures(
     return figures
 
 
-def row_costs(Y: np.ndarray, D: np.ndarray, matrices: List[CostMatrix]) -> np.ndarray:
+def row_costs(Y: np.ndarray, D: np.ndarray, matrices: list[CostMatrix]) -> np.ndarray:
     """Each row's cost: the sum over its labels of the cost of that label's outcome."""
     costs = np.zeros(Y.shape[0])
     for index, matrix in enumerate(matrices):
@@ -253,7 +254,7 @@ def row_costs(Y: np.ndarray, D: np.ndarray, matrices: List[CostMatrix]) -> np.nd
 
 
 def cost_draws(
-    Y: np.ndarray, D: np.ndarray, matrices: List[CostMatrix], n_resamples: int, seed: int
+    Y: np.ndarray, D: np.ndarray, matrices: list[CostMatrix], n_resamples: int, seed: int
 ) -> np.ndarray:
     """Bootstrap resamples of the expected cost per row.
 
@@ -266,7 +267,7 @@ def cost_draws(
         draws = resample_counts(counts, n_resamples, seed)
         return draws @ np.array([matrix.tp, matrix.fp, matrix.fn, matrix.tn]) / counts.total
     values, counts = np.unique(row_costs(Y, D, matrices), return_counts=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # stable across NumPy versions, as in steps.costs
     draws = rng.multinomial(counts.sum(), counts / counts.sum(), size=n_resamples)
     return draws @ values / counts.sum()
 
@@ -274,12 +275,12 @@ def cost_draws(
 def split_figures(
     Y: np.ndarray,
     S: np.ndarray,
-    thresholds: List[float],
-    matrices: List[CostMatrix],
-    names: List[str],
+    thresholds: list[float],
+    matrices: list[CostMatrix],
+    names: list[str],
     args: argparse.Namespace,
     with_interval: bool,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """All figures of one split. One label: its figures at the top level (the binary
     contract). Several: totals over labels, micro and macro averages, per-label figures."""
     per_label = {
@@ -335,9 +336,9 @@ def evaluate_model(
     uri: str,
     loaded: LoadedModel,
     splits: Splits,
-    matrices: Dict[str, CostMatrix],
+    matrices: dict[str, CostMatrix],
     args: argparse.Namespace,
-) -> Tuple[Dict[str, Any], Dict[str, Tuple[np.ndarray, np.ndarray]]]:
+) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Tune each label's threshold, then price the model; returns its figures and scores."""
     names = loaded.model.schema["labels"]
     label_matrices = [matrices[label] for label in names]
@@ -346,7 +347,7 @@ def evaluate_model(
     S_test = loaded.model.predict_proba(test_frame)
     thresholds = []
     smoothing = {}
-    for index, (label, matrix) in enumerate(zip(names, label_matrices)):
+    for index, (label, matrix) in enumerate(zip(names, label_matrices, strict=True)):
         threshold, how = tuned_threshold(Y_tune[:, index], S_tune[:, index], matrix, args)
         thresholds.append(threshold)
         smoothing[label] = how
@@ -355,7 +356,7 @@ def evaluate_model(
         "setting": loaded.meta["setting"],
         "strategy": loaded.model.strategy,
         "model_uri": uri,
-        "thresholds": dict(zip(names, thresholds)),
+        "thresholds": dict(zip(names, thresholds, strict=True)),
         "threshold_objective": args.threshold_objective,
         "threshold_data": method,
         "threshold_smoothing": smoothing,
@@ -366,11 +367,11 @@ def evaluate_model(
 
 
 def baseline_figures(
-    labels_by_split: Dict[str, np.ndarray], matrices: List[CostMatrix]
-) -> Dict[str, Dict[str, Any]]:
+    labels_by_split: dict[str, np.ndarray], matrices: list[CostMatrix]
+) -> dict[str, dict[str, Any]]:
     """Trivial policies on each split: every label negative, every label positive, and (with
     several labels) each label's cheaper of the two."""
-    out: Dict[str, Dict[str, Any]] = {"all_negative": {}, "all_positive": {}}
+    out: dict[str, dict[str, Any]] = {"all_negative": {}, "all_positive": {}}
     if len(matrices) > 1:
         out["per_label_trivial"] = {}
     for split, Y in labels_by_split.items():
@@ -385,7 +386,7 @@ def baseline_figures(
     return out
 
 
-def sagemaker_model_quality(test: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
+def sagemaker_model_quality(test: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The best model's test figures in SageMaker's model-quality format (Studio shows these).
 
     With several labels the figures pool every label decision (micro averages). Standard
@@ -402,7 +403,7 @@ def sagemaker_model_quality(test: Dict[str, Any], args: argparse.Namespace) -> D
             "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
         }
 
-    def metric(value: Optional[float], spread: float) -> Dict[str, float]:
+    def metric(value: float | None, spread: float) -> dict[str, float]:
         return {"value": float(value) if value is not None else 0.0, "standard_deviation": spread}
 
     micro_accuracy = (counts.tp + counts.tn) / counts.total
@@ -438,8 +439,8 @@ def _fit(value: str) -> str:
 
 
 def registry_metadata(
-    best: Dict[str, Any], matrices: Dict[str, CostMatrix], digest: str
-) -> Dict[str, str]:
+    best: dict[str, Any], matrices: dict[str, CostMatrix], digest: str
+) -> dict[str, str]:
     """Text values for the model package's CustomerMetadataProperties (strings only there)."""
     thresholds = best["thresholds"]
     if len(thresholds) == 1:
@@ -468,7 +469,7 @@ def registry_metadata(
 
 
 def verdict(
-    best: Dict[str, Any],
+    best: dict[str, Any],
     baseline_name: str,
     baseline_cost: float,
     max_cost: float,
@@ -503,7 +504,7 @@ def artifact_uri(args: argparse.Namespace) -> str:
     return str((args.artifact_output / ARCHIVE_FILE).absolute())
 
 
-def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame, Dict[str, Any]]:
+def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """evaluation.json, every model's scores, and the best model's decision.json."""
     default = CostMatrix.from_mapping({o: getattr(args, f"cost_{o}") for o in OUTCOMES})
     models = parse_model_arguments(args.model)
@@ -516,9 +517,9 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame, Di
         frame = read_split(folder, split)
         splits[split] = (frame, labels_from_frame(frame, schema))
     results = []
-    metas: Dict[str, Dict[str, Any]] = {}
+    metas: dict[str, dict[str, Any]] = {}
     score_frames = []
-    test_decisions: Dict[str, np.ndarray] = {}
+    test_decisions: dict[str, np.ndarray] = {}
     for name, uri in models:
         loaded = load_model(args.models_dir / name)
         result, scores = evaluate_model(name, uri, loaded, splits, matrices, args)
@@ -615,11 +616,11 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame, Di
     return evaluation, pd.concat(score_frames, ignore_index=True), decision
 
 
-def _finite_or_none(value: float) -> Optional[float]:
+def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def write_outputs(evaluation: Dict[str, Any], scores: pd.DataFrame, output: Path) -> None:
+def write_outputs(evaluation: dict[str, Any], scores: pd.DataFrame, output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
         dir=output, prefix=".scores-", suffix=".tmp", delete=False
@@ -633,7 +634,7 @@ def write_outputs(evaluation: Dict[str, Any], scores: pd.DataFrame, output: Path
     write_json(output / EVALUATION_FILE, evaluation)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     evaluation, scores, decision = evaluate(args)
     # The artifact first: evaluation.json (which the condition and the registry read) only

@@ -63,7 +63,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,7 +93,7 @@ PAYLOAD_TOO_LARGE = 413
 UNSUPPORTED_MEDIA_TYPE = 415
 
 
-def model_environment(submit_directory: str, region: str) -> Dict[str, str]:
+def model_environment(submit_directory: str, region: str) -> dict[str, str]:
     """The model package's Environment: how the stock container finds these handlers.
 
     ``SAGEMAKER_PROGRAM`` and ``SAGEMAKER_SUBMIT_DIRECTORY`` switch its serving to script mode
@@ -130,8 +130,8 @@ class ParsedRequest:
     """Rows as sent: ``records`` (dicts with column names) or ``values`` (lists in the model's
     column order), ``where`` naming rows in messages ("CSV line", "record", "line")."""
 
-    records: Optional[List[Dict[str, Any]]] = None
-    values: Optional[List[List[Any]]] = None
+    records: list[dict[str, Any]] | None = None
+    values: list[list[Any]] | None = None
     where: str = "row"
 
 
@@ -155,11 +155,11 @@ def model_fn(model_dir: str) -> DecisionModel:
     return DecisionModel.load(model_dir)
 
 
-def _media_type(value: Optional[str]) -> str:
+def _media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
 
 
-def _body_bytes(request_body: Union[str, bytes, bytearray, None]) -> bytes:
+def _body_bytes(request_body: str | bytes | bytearray | None) -> bytes:
     if request_body is None:
         return b""
     if isinstance(request_body, str):
@@ -167,7 +167,7 @@ def _body_bytes(request_body: Union[str, bytes, bytearray, None]) -> bytes:
     return bytes(request_body)
 
 
-def input_fn(request_body: Union[str, bytes], content_type: str) -> Union[ParsedRequest, Rejected]:
+def input_fn(request_body: str | bytes, content_type: str) -> ParsedRequest | Rejected:
     """Parse the request body; a bad request becomes a :class:`Rejected`, never an exception."""
     media = _media_type(content_type)
     if media not in REQUEST_TYPES:
@@ -236,7 +236,7 @@ def _parse_jsonlines(text: str) -> ParsedRequest:
     return _rows(items, "line")
 
 
-def _rows(items: List[Any], where: str) -> ParsedRequest:
+def _rows(items: list[Any], where: str) -> ParsedRequest:
     """All records (objects) or all value lists (arrays in column order); not a mix."""
     for position, item in enumerate(items):
         if not isinstance(item, (dict, list)):
@@ -254,7 +254,7 @@ def _rows(items: List[Any], where: str) -> ParsedRequest:
     )
 
 
-def check_values(parsed: ParsedRequest, columns: List[str]) -> None:
+def check_values(parsed: ParsedRequest, columns: list[str]) -> None:
     """Value lists: no header row, and as many values as the model has columns."""
     values = parsed.values or []
     if values and [str(value).strip() for value in values[0]] == columns:
@@ -270,13 +270,13 @@ def check_values(parsed: ParsedRequest, columns: List[str]) -> None:
             )
 
 
-def request_frame(parsed: ParsedRequest, columns: List[str]) -> pd.DataFrame:
+def request_frame(parsed: ParsedRequest, columns: list[str]) -> pd.DataFrame:
     """The rows as a table with named columns, values as sent (text for CSV)."""
     if parsed.values is not None:
         check_values(parsed, columns)
         return pd.DataFrame(parsed.values, columns=columns, dtype=object)
     records = parsed.records or []
-    names: List[str] = []
+    names: list[str] = []
     for record in records:
         for key in record:
             if key not in names:
@@ -291,9 +291,7 @@ def request_frame(parsed: ParsedRequest, columns: List[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=names).astype(object)
 
 
-def predict_fn(
-    input_data: Union[ParsedRequest, Rejected], model: DecisionModel
-) -> Union[Prediction, Rejected]:
+def predict_fn(input_data: ParsedRequest | Rejected, model: DecisionModel) -> Prediction | Rejected:
     """Check the rows against the model's input schema and score them."""
     if isinstance(input_data, Rejected):
         return input_data
@@ -318,7 +316,7 @@ def _response(body: bytes, status: int, mimetype: str) -> Any:
     return worker.Response(response=body, status=status, mimetype=mimetype)
 
 
-def _accepted(accept: Optional[str]) -> Optional[str]:
+def _accepted(accept: str | None) -> str | None:
     """The first supported media type of an Accept header (``*/*`` and none: JSON)."""
     if not accept:
         return JSON
@@ -344,12 +342,12 @@ def format_prediction(prediction: Prediction, media: str) -> bytes:
     scores = prediction.scores
     decisions = model.decisions(scores)
     labels = model.labels_
-    thresholds = {label: float(t) for label, t in zip(labels, model.thresholds_)}
+    thresholds = {label: float(t) for label, t in zip(labels, model.thresholds_, strict=False)}
     if media == CSV:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         for row in range(scores.shape[0]):
-            line: List[Any] = []
+            line: list[Any] = []
             for index in range(len(labels)):
                 line += [repr(float(scores[row, index])), int(decisions[row, index])]
                 line.append(repr(thresholds[labels[index]]))
@@ -366,14 +364,14 @@ def format_prediction(prediction: Prediction, media: str) -> bytes:
     if media == JSONLINES:
         extra = {"thresholds": thresholds, **({"model_package": package} if package else {})}
         return "".join(json.dumps({**row, **extra}) + "\n" for row in rows).encode("utf-8")
-    document: Dict[str, Any] = {"model": model.name_}
+    document: dict[str, Any] = {"model": model.name_}
     if package:
         document["model_package"] = package
     document.update({"labels": labels, "thresholds": thresholds, "predictions": rows})
     return (json.dumps(document) + "\n").encode("utf-8")
 
 
-def output_fn(prediction: Union[Prediction, Rejected], accept: str) -> Any:
+def output_fn(prediction: Prediction | Rejected, accept: str) -> Any:
     """Serialise the prediction for ``accept``; a :class:`Rejected` becomes its 4xx."""
     if isinstance(prediction, Rejected):
         return _error(prediction.status, prediction.message)

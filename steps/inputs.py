@@ -25,7 +25,7 @@ the same category codes, TF-IDF and linear transforms that Evaluate used.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ TEXT = "text"
 SHOWN_LEVELS = 10
 
 
-def input_schema(schema: Dict[str, Any]) -> Dict[str, Any]:
+def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The input schema of a model trained on data with ``schema`` (profile.json's schema).
 
     Examples
@@ -70,7 +70,7 @@ def input_schema(schema: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def check_columns(names: List[str], spec: Dict[str, Any]) -> None:
+def check_columns(names: list[str], spec: dict[str, Any]) -> None:
     """Refuse a missing feature column or a column the model does not know."""
     present = set(names)
     missing = [name for name in spec["columns"] if name not in present]
@@ -89,7 +89,7 @@ def check_columns(names: List[str], spec: Dict[str, Any]) -> None:
         )
 
 
-def _listed(names: List[str], limit: int = 12) -> str:
+def _listed(names: list[str], limit: int = 12) -> str:
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
@@ -144,10 +144,10 @@ def _number(name: str, value: Any, position: int) -> float:
     )
 
 
-def categorical_column(name: str, values: pd.Series, levels: List[str]) -> List[Any]:
+def categorical_column(name: str, values: pd.Series, levels: list[str]) -> list[Any]:
     """Level texts (None for missing); a level training never saw is refused."""
     known = set(levels)
-    out: List[Any] = []
+    out: list[Any] = []
     for position, value in enumerate(values.tolist()):
         if _is_missing(value) or (isinstance(value, str) and value.strip() == ""):
             out.append(None)
@@ -169,9 +169,9 @@ def categorical_column(name: str, values: pd.Series, levels: List[str]) -> List[
     return out
 
 
-def text_column(name: str, values: pd.Series) -> List[str]:
+def text_column(name: str, values: pd.Series) -> list[str]:
     """Text as str, missing as empty text (as training read it)."""
-    out: List[str] = []
+    out: list[str] = []
     for position, value in enumerate(values.tolist()):
         if _is_missing(value):
             out.append("")
@@ -185,11 +185,11 @@ def text_column(name: str, values: pd.Series) -> List[str]:
     return out
 
 
-def all_numeric(spec: Dict[str, Any]) -> bool:
+def all_numeric(spec: dict[str, Any]) -> bool:
     return all(kind == NUMERIC for kind in spec["types"].values())
 
 
-def numeric_matrix(rows: List[List[Any]], spec: Dict[str, Any]) -> np.ndarray:
+def numeric_matrix(rows: list[list[Any]], spec: dict[str, Any]) -> np.ndarray:
     """Rows of values in the schema's column order as float64, by the rules of
     :func:`numeric_column` (a schema of numeric columns only; no pandas on the way)."""
     if not rows:
@@ -197,7 +197,7 @@ def numeric_matrix(rows: List[List[Any]], spec: Dict[str, Any]) -> np.ndarray:
     columns = spec["columns"]
     matrix = np.empty((len(rows), len(columns)), dtype=np.float64)
     for position, row in enumerate(rows):
-        for index, (name, value) in enumerate(zip(columns, row)):
+        for index, (name, value) in enumerate(zip(columns, row, strict=False)):
             matrix[position, index] = _number(name, value, position)
     infinite = np.isinf(matrix)
     if infinite.any():
@@ -209,7 +209,7 @@ def numeric_matrix(rows: List[List[Any]], spec: Dict[str, Any]) -> np.ndarray:
     return matrix
 
 
-def prepare_rows(frame: pd.DataFrame, spec: Dict[str, Any]) -> pd.DataFrame:
+def prepare_rows(frame: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """Check ``frame`` against the input schema; return the model's input columns.
 
     Examples
@@ -237,7 +237,7 @@ def prepare_rows(frame: pd.DataFrame, spec: Dict[str, Any]) -> pd.DataFrame:
     check_columns(names, spec)
     frame = frame.set_axis(names, axis=1)
     index = pd.RangeIndex(len(frame))
-    prepared: Dict[str, pd.Series] = {}
+    prepared: dict[str, pd.Series] = {}
     for name in spec["columns"]:
         kind = spec["types"][name]
         if kind == NUMERIC:

@@ -13,7 +13,7 @@ its 0/1 columns for the same reason.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import pandas as pd
 from steps.errors import InputError
 
 
-def _one_hot(features: pd.DataFrame, levels: Dict[str, List[str]]) -> pd.DataFrame:
+def _one_hot(features: pd.DataFrame, levels: dict[str, list[str]]) -> pd.DataFrame:
     """Numeric columns as they are, each categorical column as one 0/1 column per level."""
     blocks = []
     for name in features.columns:
@@ -44,7 +44,7 @@ def _one_hot(features: pd.DataFrame, levels: Dict[str, List[str]]) -> pd.DataFra
     return pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=features.index)
 
 
-def fit_linear_inputs(features: pd.DataFrame) -> Dict[str, Any]:
+def fit_linear_inputs(features: pd.DataFrame) -> dict[str, Any]:
     """Levels, means and scales of ``features`` (the rows a model trains on), as JSON.
 
     Examples
@@ -75,7 +75,7 @@ def fit_linear_inputs(features: pd.DataFrame) -> Dict[str, Any]:
     }
 
 
-def linear_inputs(features: pd.DataFrame, state: Dict[str, Any]) -> pd.DataFrame:
+def linear_inputs(features: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
     """``features`` encoded and standardised with a saved state."""
     if list(features.columns) != state["features"]:
         raise InputError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 import numpy as np
 from sklearn.metrics import (
     brier_score_loss,
@@ -31,7 +29,7 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> ConfusionCounts:
 
 def classification_metrics(
     y_true: np.ndarray, scores: np.ndarray, threshold: float
-) -> Dict[str, Optional[float]]:
+) -> dict[str, float | None]:
     """Precision, recall, F1, accuracy at the threshold; ROC AUC, Brier score and log loss of
     the scores. ROC AUC is ``None`` when only one class is present (it is undefined there).
     """
@@ -51,10 +49,10 @@ def classification_metrics(
     }
 
 
-def rates(counts: ConfusionCounts) -> Dict[str, Optional[float]]:
+def rates(counts: ConfusionCounts) -> dict[str, float | None]:
     """True/false positive/negative rates; ``None`` where the class is absent."""
 
-    def ratio(numerator: int, denominator: int) -> Optional[float]:
+    def ratio(numerator: int, denominator: int) -> float | None:
         return numerator / denominator if denominator else None
 
     return {

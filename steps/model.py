@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from steps.text import fit_text_features, transform_text
 STRATEGIES = MULTILABEL_STRATEGIES
 
 
-def xgboost_feature_names(count: int) -> List[str]:
+def xgboost_feature_names(count: int) -> list[str]:
     """The names XGBoost sees: ``f0``, ``f1``, ... by position (its own default for unnamed
     data). A person's column names stay in the frames, the schema and every report; XGBoost
     refuses '[', ']' and '<' in names, and any sanitising could map two names to one."""
@@ -57,8 +57,8 @@ def feature_matrix(features: pd.DataFrame, **fields: Any) -> Any:
     )
 
 
-def booster_params(args: argparse.Namespace, base_score: float) -> Dict[str, Any]:
-    params: Dict[str, Any] = {
+def booster_params(args: argparse.Namespace, base_score: float) -> dict[str, Any]:
+    params: dict[str, Any] = {
         "eta": args.eta,
         "lambda": args.reg_lambda,
         "alpha": args.reg_alpha,
@@ -143,14 +143,14 @@ def train_multi_output(
 class CostSensitiveModel:
     """What the training job saves and Evaluate loads: enough to score new rows."""
 
-    schema: Dict[str, Any]
+    schema: dict[str, Any]
     strategy: str  # "binary", "per-label" or "multi-output"
-    boosters: List[Any]
-    text_state: Optional[Dict[str, Any]] = None
-    base_margins: Optional[List[float]] = None  # multi-output only
-    linear_state: Optional[Dict[str, Any]] = None  # the linear booster only
+    boosters: list[Any]
+    text_state: dict[str, Any] | None = None
+    base_margins: list[float] | None = None  # multi-output only
+    linear_state: dict[str, Any] | None = None  # the linear booster only
     #: The boosters' input columns in order (XGBoost knows them as f0, f1, ... only).
-    input_columns: Optional[List[str]] = None
+    input_columns: list[str] | None = None
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Model inputs: the schema's features plus the TF-IDF of its text columns, encoded
@@ -210,9 +210,9 @@ def scoring_data(features: pd.DataFrame) -> Any:
 def fit_model(
     frame: pd.DataFrame,
     labels: np.ndarray,
-    schema: Dict[str, Any],
+    schema: dict[str, Any],
     args: argparse.Namespace,
-    text_rows: Optional[np.ndarray] = None,
+    text_rows: np.ndarray | None = None,
 ) -> CostSensitiveModel:
     """Fit text features (on ``text_rows`` only: the training split) and the booster(s)."""
     text_state = None
@@ -260,10 +260,10 @@ class FoldEnsemble:
     cost $13,772 per patient against $14,079 for the refit (4 missed cancers against 9).
     """
 
-    members: List[CostSensitiveModel]
+    members: list[CostSensitiveModel]
 
     @property
-    def schema(self) -> Dict[str, Any]:
+    def schema(self) -> dict[str, Any]:
         return self.members[0].schema
 
     @property

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from steps.errors import InputError
 
@@ -36,11 +36,11 @@ class LoadedModel:
     """A trained model, its metadata, and its out-of-fold scores if it has them."""
 
     model: Any  # steps.model.CostSensitiveModel
-    meta: Dict[str, Any]
-    out_of_fold: Optional[Any] = None  # a DataFrame: __row__, split, label_name, label, score
+    meta: dict[str, Any]
+    out_of_fold: Any | None = None  # a DataFrame: __row__, split, label_name, label, score
 
 
-def booster_files(count: int) -> List[str]:
+def booster_files(count: int) -> list[str]:
     """One booster: ``xgboost-model.json``; several: numbered. (The stock container's
     algorithm-mode server cannot serve these archives: it would also try to load
     ``model_meta.json`` and the out-of-fold scores as boosters.)"""
@@ -65,13 +65,13 @@ def write_json(path: Path, payload: Any) -> None:
         raise
 
 
-def _save_member(model: Any, folder: Path) -> Dict[str, Any]:
+def _save_member(model: Any, folder: Path) -> dict[str, Any]:
     """Write one model's boosters and text features into ``folder``; return what was written."""
     folder.mkdir(parents=True, exist_ok=True)
     files = booster_files(len(model.boosters))
-    for booster, name in zip(model.boosters, files):
+    for booster, name in zip(model.boosters, files, strict=True):
         booster.save_model(str(folder / name))
-    description: Dict[str, Any] = {
+    description: dict[str, Any] = {
         "booster_files": files,
         "base_margins": model.base_margins,
         # XGBoost names the boosters' inputs f0, f1, ...: input_columns[i] is what f<i> is.
@@ -85,14 +85,14 @@ def _save_member(model: Any, folder: Path) -> Dict[str, Any]:
     return description
 
 
-def save_model(model: Any, meta: Dict[str, Any], model_dir: Path) -> None:
+def save_model(model: Any, meta: dict[str, Any], model_dir: Path) -> None:
     """Write the boosters, the text features and the metadata (which lists the files).
 
     A fold ensemble writes each fold model into its own ``fold-<k>`` folder.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    description: Dict[str, Any] = {"schema": model.schema, "strategy": model.strategy}
+    description: dict[str, Any] = {"schema": model.schema, "strategy": model.strategy}
     members = getattr(model, "members", None)
     if members is not None:
         description["members"] = [
@@ -148,7 +148,7 @@ def load_model(path: Path) -> LoadedModel:
 
     from steps.model import CostSensitiveModel, FoldEnsemble
 
-    def member(folder: Path, description: Dict[str, Any]) -> CostSensitiveModel:
+    def member(folder: Path, description: dict[str, Any]) -> CostSensitiveModel:
         boosters = []
         for name in description.get("booster_files", [BOOSTER_FILE]):
             if PurePosixPath(name).name != name or not (folder / name).is_file():

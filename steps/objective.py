@@ -24,8 +24,9 @@ for the built-in objective, the matching margin (its logit) for the custom one.
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Callable, Tuple
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from steps.errors import InputError
 
 _HESSIAN_FLOOR = 1e-16
 
-Objective = Callable[[np.ndarray, "object"], Tuple[np.ndarray, np.ndarray]]
+Objective = Callable[[np.ndarray, "object"], tuple[np.ndarray, np.ndarray]]
 
 
 def class_weights(y: np.ndarray, fn_weight: float, fp_weight: float) -> np.ndarray:
@@ -98,7 +99,7 @@ def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objecti
     # reuse the output arrays (XGBoost copies the gradients before asking for the next round).
     cache: dict = {}
 
-    def objective(margins: np.ndarray, dtrain: "object") -> Tuple[np.ndarray, np.ndarray]:
+    def objective(margins: np.ndarray, dtrain: object) -> tuple[np.ndarray, np.ndarray]:
         margins = np.asarray(margins)
         key = (dtrain.handle.value, margins.shape)  # type: ignore[attr-defined]
         if cache.get("key") != key:
@@ -154,10 +155,10 @@ def _threads() -> int:
 def _row_blocks(count: int) -> list:
     parts = min(_threads(), max(1, count // _PARALLEL_ROWS))
     edges = np.linspace(0, count, parts + 1).astype(int)
-    return [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
+    return [slice(start, stop) for start, stop in itertools.pairwise(edges)]
 
 
-def _pool(size: int) -> "object":
+def _pool(size: int) -> object:
     from concurrent.futures import ThreadPoolExecutor
 
     if size not in _POOLS:

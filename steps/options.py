@@ -5,8 +5,6 @@ with them before it needs any data library (``costpipe --help`` stays fast)."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 from steps.errors import InputError
 
 #: ``categorical = "auto"``: string columns with few, short values become categorical.
@@ -32,7 +30,7 @@ __all__ = [
 ]
 
 
-def delimiter_option(text: Optional[str]) -> Optional[str]:
+def delimiter_option(text: str | None) -> str | None:
     """The delimiter a user gave (``--delimiter``, ``[data] delimiter``), or None to sniff.
 
     One character; ``tab`` and ``\\t`` spell a tab, which is awkward to type in a shell.

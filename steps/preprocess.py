@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ MIN_LABEL_COUNT = 10
 SPLITS = ("train", "validation", "test")
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=PROCESSING_ROOT / "input" / "data")
     parser.add_argument(
@@ -121,7 +122,7 @@ def table_spec(args: argparse.Namespace) -> TableSpec:
     )
 
 
-def default_test_data(args: argparse.Namespace) -> Optional[Path]:
+def default_test_data(args: argparse.Namespace) -> Path | None:
     if args.test_data is not None:
         return args.test_data
     channel = PROCESSING_ROOT / "input" / "test"
@@ -129,7 +130,7 @@ def default_test_data(args: argparse.Namespace) -> Optional[Path]:
 
 
 def split_frame(
-    features: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, schema: Dict[str, Any]
+    features: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, schema: dict[str, Any]
 ) -> pd.DataFrame:
     """Features, the 0/1 label columns and each row's position in its source file.
 
@@ -142,10 +143,10 @@ def split_frame(
     return frame
 
 
-def _split_summary(labels: np.ndarray, names: List[str]) -> Dict[str, Any]:
+def _split_summary(labels: np.ndarray, names: list[str]) -> dict[str, Any]:
     """Rows and positives of one split; per label when there are several."""
     rows = int(labels.shape[0])
-    summary: Dict[str, Any] = {"rows": rows}
+    summary: dict[str, Any] = {"rows": rows}
     if len(names) == 1:
         positives = int(labels[:, 0].sum())
         summary.update({"positives": positives, "negatives": rows - positives})
@@ -155,17 +156,19 @@ def _split_summary(labels: np.ndarray, names: List[str]) -> Dict[str, Any]:
 
 
 def check_label_counts(
-    train_labels: np.ndarray, names: List[str], min_label_count: int, oversample_min_count: int
+    train_labels: np.ndarray, names: list[str], min_label_count: int, oversample_min_count: int
 ) -> None:
     """Amazon Comprehend's guideline: at least ``min_label_count`` positives per label in the
     training split, unless oversampling will raise the rare ones."""
     counts = train_labels.sum(axis=0)
     short = [
-        f"{name} ({int(count)})" for name, count in zip(names, counts) if count < min_label_count
+        f"{name} ({int(count)})"
+        for name, count in zip(names, counts, strict=False)
+        if count < min_label_count
     ]
     if not short:
         return
-    absent = [name for name, count in zip(names, counts) if count == 0]
+    absent = [name for name, count in zip(names, counts, strict=False) if count == 0]
     if absent:
         raise InputError(
             f"label(s) {', '.join(absent)} have no positive row in the training split: add rows "
@@ -182,9 +185,9 @@ def check_label_counts(
 
 def build_splits(
     prepared: PreparedTable,
-    test: Optional[PreparedTable],
+    test: PreparedTable | None,
     args: argparse.Namespace,
-) -> Dict[str, pd.DataFrame]:
+) -> dict[str, pd.DataFrame]:
     """The split frames (features, 0/1 label columns, row positions), oversampling only the
     training rows: the minority class to ``oversample_ratio`` for binary data, every rare
     label to ``oversample_min_count`` positives for multi-label data."""
@@ -219,12 +222,12 @@ def build_splits(
 
 def profile(
     data_file: Path,
-    test_file: Optional[Path],
+    test_file: Path | None,
     prepared: PreparedTable,
-    frames: Dict[str, pd.DataFrame],
+    frames: dict[str, pd.DataFrame],
     args: argparse.Namespace,
-    read: Optional[Dict[str, TableFile]] = None,
-) -> Dict[str, Any]:
+    read: dict[str, TableFile] | None = None,
+) -> dict[str, Any]:
     """profile.json: the data's digest and how it was read, the schema, the splits and the
     class-imbalance check. ``read`` holds how the ``data`` (and ``test``) file were read."""
     read = read or {}
@@ -237,7 +240,7 @@ def profile(
     )
     before = multilabel_imbalance_check(prepared.labels, names, args.threshold_imbalance, 0)
     imbalance["data_ratio"] = before["ratio"]
-    warnings: List[str] = list(prepared.warnings)
+    warnings: list[str] = list(prepared.warnings)
     if not imbalance["passed"]:
         remedy = "--oversample-ratio" if schema["task"] == "binary" else "--oversample-min-count"
         warnings.append(
@@ -273,7 +276,7 @@ def profile(
     }
 
 
-def detected_lines(schema: Dict[str, Any]) -> List[str]:
+def detected_lines(schema: dict[str, Any]) -> list[str]:
     """One line per role columns got without an option (``auto``, or their Parquet type)."""
     detected = schema.get("detected", {})
     return [
@@ -283,7 +286,7 @@ def detected_lines(schema: Dict[str, Any]) -> List[str]:
     ]
 
 
-def write_outputs(frames: Dict[str, pd.DataFrame], report: Dict[str, Any], output: Path) -> None:
+def write_outputs(frames: dict[str, pd.DataFrame], report: dict[str, Any], output: Path) -> None:
     """Write every output into a scratch folder first, then move them in: all or nothing."""
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output, prefix=".staging-") as staging:
@@ -299,7 +302,7 @@ def write_outputs(frames: Dict[str, pd.DataFrame], report: Dict[str, Any], outpu
                 os.replace(item, destination / item.name)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     spec = table_spec(args)
     data_file = find_data_file(args.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pandas as pd
 
@@ -13,7 +13,7 @@ from steps.errors import InputError
 PROFILE_FILE = "profile.json"
 
 
-def read_profile(folder: Path) -> Dict[str, Any]:
+def read_profile(folder: Path) -> dict[str, Any]:
     """profile.json from a folder (the job's channel) or the file itself."""
     folder = Path(folder)
     path = folder if folder.is_file() else folder / PROFILE_FILE

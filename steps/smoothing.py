@@ -18,7 +18,6 @@ has 1,024 to 8,192 points: a few milliseconds to a few tenths of a second).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 from scipy.special import expit, logit, ndtr  # scipy comes with xgboost and scikit-learn
@@ -51,7 +50,7 @@ class SmoothedCost(ThresholdCurve):
 
     thresholds: np.ndarray
     costs: np.ndarray
-    bandwidths: Tuple[float, float]
+    bandwidths: tuple[float, float]
 
     @property
     def best_index(self) -> int:
@@ -93,7 +92,7 @@ def smoothed_cost(
     y_true: np.ndarray,
     scores: np.ndarray,
     matrix: CostMatrix,
-) -> Optional[SmoothedCost]:
+) -> SmoothedCost | None:
     """Expected cost at each threshold of a grid, under kernel-smoothed score distributions.
 
     Returns None when a class has fewer than two distinct scores: no spread to smooth, so
@@ -126,7 +125,7 @@ def smoothed_cost(
     bandwidths = tuple(max(h, POINTS_PER_BANDWIDTH * step) for h in silverman)
     neg_below, pos_below = (
         _smoothed_cdf(_binned_weights(values, start, step, grid_points), step, h)
-        for values, h in zip((z_neg, z_pos), bandwidths)
+        for values, h in zip((z_neg, z_pos), bandwidths, strict=True)
     )
     costs = (
         z_pos.size * (pos_below * matrix.fn + (1 - pos_below) * matrix.tp)

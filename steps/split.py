@@ -6,8 +6,6 @@ Binary labels split with scikit-learn's stratified ``train_test_split``; multi-l
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 import numpy as np
 from sklearn.model_selection import train_test_split
 
@@ -20,7 +18,7 @@ def stratified_split(
     validation_fraction: float,
     test_fraction: float,
     seed: int = 0,
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     """Row indices of the train, validation and (when ``test_fraction > 0``) test splits.
 
     Each split keeps the class proportions of the whole. ``test_fraction = 0`` is for the
@@ -57,7 +55,7 @@ def stratified_split(
             f"{'/test' if test_fraction > 0 else ''} splits need at least {n_splits}; add rows"
         )
     try:
-        parts: Dict[str, np.ndarray] = {}
+        parts: dict[str, np.ndarray] = {}
         if test_fraction > 0:
             rest, parts["test"] = train_test_split(
                 rows, test_size=test_fraction, stratify=labels, random_state=seed
@@ -77,7 +75,7 @@ def stratified_split(
 
 
 def oversample_minority(
-    rows: np.ndarray, labels: np.ndarray, ratio: Optional[float], seed: int = 0
+    rows: np.ndarray, labels: np.ndarray, ratio: float | None, seed: int = 0
 ) -> np.ndarray:
     """Add random duplicates of minority-class rows until minority >= ratio * majority.
 
@@ -102,14 +100,14 @@ def oversample_minority(
     extra = wanted - int(counts[minority])
     if extra <= 0 or counts[minority] == 0:
         return rows
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # legacy: stable across NumPy versions
     pool = rows[labels[rows] == minority]
     return np.concatenate([rows, rng.choice(pool, size=extra, replace=True)])
 
 
 def _multilabel_split(
     labels: np.ndarray, validation_fraction: float, test_fraction: float, seed: int
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     names = ["train", "validation"] + (["test"] if test_fraction > 0 else [])
     shares = [1 - validation_fraction - test_fraction, validation_fraction]
     if test_fraction > 0:
@@ -145,7 +143,7 @@ def oversample_rare_labels(
     if min_count <= 0:
         return rows
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # legacy: stable across NumPy versions
     counts = labels[rows].sum(axis=0).astype(np.int64)
     extra = []
     for label in np.argsort(counts, kind="stable"):

@@ -16,7 +16,6 @@ with their labels beside them. Other scores use one argsort.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -53,7 +52,7 @@ class ThresholdSweep(ThresholdCurve):
     positives: int
     negatives: int
     best_index: int
-    matrix: Optional[CostMatrix] = None
+    matrix: CostMatrix | None = None
 
     @property
     def fn(self) -> np.ndarray:
@@ -92,7 +91,7 @@ class ThresholdSweep(ThresholdCurve):
         )
 
     @property
-    def best_interval(self) -> Tuple[float, float]:
+    def best_interval(self) -> tuple[float, float]:
         """The open-closed interval (low, high] of thresholds with the best decisions."""
         i = self.best_index
         low = float(self.thresholds[i + 1]) if i + 1 < len(self.thresholds) else -np.inf
@@ -120,7 +119,7 @@ def _check_labels(y_true: np.ndarray) -> np.ndarray:
     return y
 
 
-def _descending_float32(scores: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _descending_float32(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scores in descending order (float32) and their labels, from one sort of packed keys."""
     # +0.0 turns -0.0 into +0.0, so equal scores get equal keys.
     bits = (scores + np.float32(0.0)).view(np.uint32)
@@ -138,7 +137,7 @@ def _descending_float32(scores: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, 
     return bits_sorted.view(np.float32), labels
 
 
-def checked_scores(y_true: np.ndarray, scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def checked_scores(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels (0/1 or bool) and scores as arrays, after checking they can be swept."""
     y = _check_labels(y_true)
     s = np.asarray(scores)
@@ -155,7 +154,7 @@ def checked_scores(y_true: np.ndarray, scores: np.ndarray) -> Tuple[np.ndarray, 
 
 def cumulative_counts(
     y_true: np.ndarray, scores: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Thresholds (+inf, then distinct scores descending) with TP and FP counts at each."""
     y, s = checked_scores(y_true, scores)
     if s.dtype in (np.float32, np.float16):

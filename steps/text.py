@@ -1,6 +1,8 @@
 """Text columns as TF-IDF features, fitted on the training split and saved as JSON.
 
-scikit-learn's ``TfidfVectorizer`` does the fitting. Its fitted state (vocabulary and idf
+scikit-learn's ``TfidfVectorizer`` does the fitting, on a vocabulary chosen here (the
+``max_features`` most frequent terms, ties alphabetically) so that it does not depend on the
+NumPy sort that scikit-learn's own ``max_features`` cut uses. Its fitted state (vocabulary and idf
 weights) is saved as plain JSON with the model, never pickled, and applied again with a
 ``CountVectorizer`` on that fixed vocabulary followed by the same idf weighting and l2
 normalisation, which is what ``TfidfVectorizer.transform`` computes (a test holds the two
@@ -9,7 +11,7 @@ equal). The JSON also survives scikit-learn upgrades that a pickle would not.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,7 @@ from steps.errors import InputError
 
 DEFAULT_MAX_FEATURES = 1000
 #: Vectorizer settings shared by fitting and applying; part of the saved state.
-SETTINGS: Dict[str, Any] = {
+SETTINGS: dict[str, Any] = {
     "lowercase": True,
     "token_pattern": r"(?u)\b[^\W\d_][^\W\d_]+\b",  # words of two or more letters
     "stop_words": "english",
@@ -28,37 +30,35 @@ SETTINGS: Dict[str, Any] = {
 }
 
 
-def _clean(values: pd.Series) -> List[str]:
+def _clean(values: pd.Series) -> list[str]:
     return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
 
 
 def fit_text_features(
-    frame: pd.DataFrame, columns: List[str], max_features: int = DEFAULT_MAX_FEATURES
-) -> Dict[str, Any]:
+    frame: pd.DataFrame, columns: list[str], max_features: int = DEFAULT_MAX_FEATURES
+) -> dict[str, Any]:
     """Fit one TF-IDF per text column on ``frame`` (the training rows); return its JSON state."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    state: Dict[str, Any] = {"settings": dict(SETTINGS), "columns": {}}
+    state: dict[str, Any] = {"settings": dict(SETTINGS), "columns": {}}
     for column in columns:
-        vectorizer = TfidfVectorizer(
-            lowercase=SETTINGS["lowercase"],
-            token_pattern=SETTINGS["token_pattern"],
-            stop_words=SETTINGS["stop_words"],
-            ngram_range=tuple(SETTINGS["ngram_range"]),
-            min_df=SETTINGS["min_df"],
-            sublinear_tf=SETTINGS["sublinear_tf"],
-            max_features=max_features,
-        )
+        texts = _clean(frame[column])
+        counter = _counter()
         try:
-            vectorizer.fit(_clean(frame[column]))
+            counts = counter.fit_transform(texts)
         except ValueError:
             raise InputError(
                 f"text column '{column}' has no word in two or more training rows: it holds no "
                 "usable text; drop it or declare it categorical"
             ) from None
-        terms = vectorizer.get_feature_names_out().tolist()
+        terms = counter.get_feature_names_out()
+        if terms.size > max_features:
+            # scikit-learn's max_features keeps the most frequent terms with an unstable argsort,
+            # so terms tied at the cut-off depend on NumPy's sort (its version and the CPU's
+            # SIMD). Keep the most frequent, ties alphabetically, and refit on that vocabulary.
+            frequency = np.asarray(counts.sum(axis=0)).ravel()
+            terms = np.sort(terms[np.lexsort((terms, -frequency))[:max_features]])
+        vectorizer = _tfidf(terms.tolist()).fit(texts)
         state["columns"][column] = {
-            "terms": terms,
+            "terms": terms.tolist(),
             "idf": [float(x) for x in vectorizer.idf_],
         }
     return state
@@ -91,7 +91,34 @@ def check_text_column(values: pd.Series, column: str) -> None:
         ) from None
 
 
-def text_feature_names(state: Dict[str, Any]) -> List[str]:
+def _counter() -> Any:
+    """Raw term counts with SETTINGS: the vocabulary and frequencies to choose terms from."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(
+        lowercase=SETTINGS["lowercase"],
+        token_pattern=SETTINGS["token_pattern"],
+        stop_words=SETTINGS["stop_words"],
+        ngram_range=tuple(SETTINGS["ngram_range"]),
+        min_df=SETTINGS["min_df"],
+    )
+
+
+def _tfidf(vocabulary: list[str]) -> Any:
+    """TF-IDF with SETTINGS on a chosen vocabulary: its idf weights are the fitted state."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        lowercase=SETTINGS["lowercase"],
+        token_pattern=SETTINGS["token_pattern"],
+        stop_words=SETTINGS["stop_words"],
+        ngram_range=tuple(SETTINGS["ngram_range"]),
+        sublinear_tf=SETTINGS["sublinear_tf"],
+        vocabulary=vocabulary,
+    )
+
+
+def text_feature_names(state: dict[str, Any]) -> list[str]:
     """Feature names for the TF-IDF columns: ``<column>#<term index>`` (terms can be any
     text; an index keeps the name short and unique)."""
     return [
@@ -101,7 +128,7 @@ def text_feature_names(state: Dict[str, Any]) -> List[str]:
     ]
 
 
-def transform_text(frame: pd.DataFrame, state: Dict[str, Any]) -> pd.DataFrame:
+def transform_text(frame: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
     """TF-IDF features of ``frame``'s text columns with the saved vocabulary and weights."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize

@@ -25,8 +25,9 @@ import argparse
 import json
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ from steps.model import STRATEGIES, FoldEnsemble, fit_model
 from steps.model_io import OUT_OF_FOLD_FILE, save_model
 from steps.options import OBJECTIVE_IMPLEMENTATIONS
 from steps.preprocess_io import read_profile, read_split
-from steps.stratify import iterative_stratification
+from steps.stratify import iterative_stratification, stratified_group_folds
 from steps.text import DEFAULT_MAX_FEATURES
 
 DEFAULT_CV_FOLDS = 5
@@ -51,7 +52,7 @@ def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name, default))
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--train", type=Path, default=_env_path("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
@@ -121,21 +122,21 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def fold_rows(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> List[Tuple]:
+def fold_rows(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple]:
     """(fit rows, held-out rows) per fold, stratified and grouped by source row.
 
     An oversampled row and its copies share a group and always fall in the same fold (a copy
-    in the fitting folds would leak its label). Binary labels use scikit-learn's
-    StratifiedGroupKFold; several labels use iterative stratification over the groups.
+    in the fitting folds would leak its label). Binary labels use scikit-learn 1.9's
+    StratifiedGroupKFold algorithm as ported to ``steps.stratify`` (the installed scikit-learn's
+    differs in the container's 1.5.2), several labels iterative stratification over the groups;
+    both draw only from a ``RandomState(seed)``.
     """
     if labels.shape[1] == 1:
-        from sklearn.model_selection import StratifiedGroupKFold
-
-        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(groups)), labels[:, 0], groups))
-    unique, first = np.unique(groups, return_index=True)
-    part_of_group = iterative_stratification(labels[first], [1.0] * folds, seed)
-    part = part_of_group[np.searchsorted(unique, groups)]
+        part = stratified_group_folds(labels[:, 0], groups, folds, seed)
+    else:
+        unique, first = np.unique(groups, return_index=True)
+        part_of_group = iterative_stratification(labels[first], [1.0] * folds, seed)
+        part = part_of_group[np.searchsorted(unique, groups)]
     rows = np.arange(len(groups))
     return [(rows[part != fold], rows[part == fold]) for fold in range(folds)]
 
@@ -144,7 +145,7 @@ def out_of_fold_scores(
     frame: pd.DataFrame,
     labels: np.ndarray,
     groups: np.ndarray,
-    schema: Dict[str, Any],
+    schema: dict[str, Any],
     args: argparse.Namespace,
     text_rows: np.ndarray,
 ) -> np.ndarray:
@@ -173,8 +174,8 @@ def out_of_fold_scores(
 
 
 def model_meta(
-    args: argparse.Namespace, schema: Dict[str, Any], labels: np.ndarray
-) -> Dict[str, Any]:
+    args: argparse.Namespace, schema: dict[str, Any], labels: np.ndarray
+) -> dict[str, Any]:
     import xgboost as xgb
 
     setting = {"fn_weight": args.fn_weight, "fp_weight": args.fp_weight, "booster": args.booster}
@@ -203,7 +204,7 @@ def model_meta(
     }
 
 
-def training_rows(args: argparse.Namespace) -> Tuple[pd.DataFrame, str]:
+def training_rows(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     """The rows to train on, and how Evaluate will tune thresholds for them.
 
     Cross-validation trains on the training and validation splits together; the holdout
@@ -222,7 +223,7 @@ def training_rows(args: argparse.Namespace) -> Tuple[pd.DataFrame, str]:
 
 
 def out_of_fold_frame(
-    groups: np.ndarray, splits: np.ndarray, labels: np.ndarray, scores: np.ndarray, names: List[str]
+    groups: np.ndarray, splits: np.ndarray, labels: np.ndarray, scores: np.ndarray, names: list[str]
 ) -> pd.DataFrame:
     """Long format, one row per (row, label); copies of oversampled rows kept once."""
     keep = ~pd.Series(groups).duplicated().to_numpy()
@@ -255,7 +256,7 @@ def check_single_host() -> None:
         )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     check_single_host()
     args = parse_args(argv)
     report = read_profile(args.profile)

@@ -228,6 +228,28 @@ def test_tfidf_saved_as_json_reproduces_scikit_learns_transform():
     assert state["columns"]["t"]["terms"] == reference.get_feature_names_out().tolist()
 
 
+def test_text_terms_tied_at_the_max_features_cut_are_kept_alphabetically():
+    # Frequencies: alpha 3, gamma 3, then "alpha beta", beta, delta, "gamma delta" 2 each.
+    # scikit-learn's own max_features cut breaks such ties with NumPy's unstable argsort (which
+    # differs between NumPy versions and CPUs); ours keeps the tied terms alphabetically.
+    texts = pd.DataFrame(
+        {"t": ["alpha beta", "alpha beta", "gamma delta", "gamma delta", "alpha gamma"]}
+    )
+    state = fit_text_features(texts, ["t"], max_features=3)
+    assert state["columns"]["t"]["terms"] == ["alpha", "alpha beta", "gamma"]
+    untied = fit_text_features(texts, ["t"], max_features=2)
+    reference = TfidfVectorizer(
+        token_pattern=SETTINGS["token_pattern"],
+        stop_words="english",
+        ngram_range=(1, 2),
+        min_df=2,
+        sublinear_tf=True,
+        max_features=2,
+    ).fit(texts["t"])
+    assert untied["columns"]["t"]["terms"] == reference.get_feature_names_out().tolist()
+    assert np.allclose(untied["columns"]["t"]["idf"], reference.idf_)
+
+
 def test_text_vocabulary_comes_from_the_rows_it_is_fitted_on():
     fitted_on = pd.DataFrame({"t": ["stolen laptop", "stolen laptop again", "lost paper"]})
     state = fit_text_features(fitted_on, ["t"])
