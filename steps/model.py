@@ -149,14 +149,20 @@ class CostSensitiveModel:
     def proba_of_inputs(self, data: Any) -> np.ndarray:
         """Probabilities of model inputs already in :func:`scoring_data`'s form."""
         if self.strategy == "multi-output":
-            margins = np.asarray(self.boosters[0].inplace_predict(data, predict_type="margin"))
-            margins = margins.reshape(len(data), -1) + np.asarray(self.base_margins)
-            return sigmoid(margins)
-        columns = [
-            sigmoid(np.asarray(b.inplace_predict(data, predict_type="margin")).reshape(-1))
-            for b in self.boosters
-        ]
-        return np.column_stack(columns)
+            margins = self._margins(self.boosters[0], data).reshape(len(data), -1)
+            return sigmoid(margins + np.asarray(self.base_margins))
+        return np.column_stack([sigmoid(self._margins(b, data).reshape(-1)) for b in self.boosters])
+
+    def _margins(self, booster: Any, data: Any) -> np.ndarray:
+        if self.linear_state is not None:
+            # gblinear has no inplace_predict: a DMatrix of the named linear inputs.
+            import xgboost as xgb
+
+            if not isinstance(data, pd.DataFrame):
+                data = pd.DataFrame(data, columns=self.linear_state["columns"])
+            matrix = xgb.DMatrix(data, enable_categorical=True)
+            return np.asarray(booster.predict(matrix, output_margin=True))
+        return np.asarray(booster.inplace_predict(data, predict_type="margin"))
 
 
 def scoring_data(features: pd.DataFrame) -> Any:
@@ -164,7 +170,8 @@ def scoring_data(features: pd.DataFrame) -> Any:
 
     ``inplace_predict`` on either gives the margins a DMatrix of the same frame gives, bit for
     bit (XGBoost stores features as float32 either way; checked on 3.0.5 and 3.2 for numeric,
-    categorical and multi-output boosters), without building a DMatrix per booster.
+    categorical and multi-output boosters), without building a DMatrix per booster. (The
+    linear booster has no ``inplace_predict`` and still gets a DMatrix.)
     """
     if any(isinstance(dtype, pd.CategoricalDtype) for dtype in features.dtypes):
         return features
