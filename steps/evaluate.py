@@ -10,9 +10,10 @@ reporting, never for choosing. Writes ``evaluation.json`` (the contract the cond
 registry read) and ``scores.parquet`` (every model's scores, for the report), and the best
 model's decision artifact (``steps.artifact``: boosters, input transforms, thresholds, cost
 matrices, input schema) as ``model.tar.gz`` in the ``artifact`` output. ``best.model_uri``
-names that artifact (``--artifact-uri``, its S3 address), so the registry serves exactly what
-was priced; ``best.training_model_uri`` and ``models[].model_uri`` name the training jobs'
-outputs.
+names that artifact (its S3 address, read from the job's own configuration,
+``/opt/ml/config/processingjobconfig.json``, so no execution-specific argument breaks step
+caching; run by hand, its local path), so the registry serves exactly what was priced;
+``best.training_model_uri`` and ``models[].model_uri`` name the training jobs' outputs.
 
 Container conventions: splits under ``/opt/ml/processing/input/{validation,test,profile}``, one
 folder per model under ``/opt/ml/processing/input/models/<name>`` holding ``model.tar.gz``.
@@ -110,10 +111,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="folder for the best model's decision artifact (model.tar.gz)",
     )
     parser.add_argument(
-        "--artifact-uri",
-        default="",
-        help="where the artifact output is uploaded (evaluation.json best.model_uri); "
-        "default: the file written under --artifact-output",
+        "--job-config",
+        type=Path,
+        default=Path("/opt/ml/config/processingjobconfig.json"),
+        help="the processing job's configuration, which names where the artifact output goes",
     )
     return parser.parse_args(argv)
 
@@ -498,9 +499,14 @@ def verdict(
 
 
 def artifact_uri(args: argparse.Namespace) -> str:
-    """The decision artifact's address: ``--artifact-uri``/model.tar.gz, or the local file."""
-    if args.artifact_uri:
-        return f"{args.artifact_uri.rstrip('/')}/{ARCHIVE_FILE}"
+    """The decision artifact's address: the S3 destination of the job's ``artifact`` output
+    (SageMaker writes the job's request to ``processingjobconfig.json``), else the local file.
+    """
+    if args.job_config.is_file():
+        config = json.loads(args.job_config.read_text(encoding="utf-8"))
+        for output in config.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            if output.get("OutputName") == ARTIFACT_OUTPUT:
+                return f"{output['S3Output']['S3Uri'].rstrip('/')}/{ARCHIVE_FILE}"
     return str((args.artifact_output / ARCHIVE_FILE).absolute())
 
 

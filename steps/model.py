@@ -199,7 +199,8 @@ def scoring_data(features: pd.DataFrame) -> Any:
 
     ``inplace_predict`` on either gives the margins a DMatrix of the same frame gives, bit for
     bit (XGBoost stores features as float32 either way; checked on 3.0.5 and 3.2 for numeric,
-    categorical and multi-output boosters), without building a DMatrix per booster.
+    categorical and multi-output boosters), without building a DMatrix per booster. (The
+    linear booster has no ``inplace_predict`` and still gets a DMatrix.)
     """
     if any(isinstance(dtype, pd.CategoricalDtype) for dtype in features.dtypes):
         # The boosters know their features by position (see xgboost_feature_names).

@@ -303,7 +303,6 @@ def evaluate_step(
             for name in ("validation", "test", "profile")
         ),
     ]
-    artifact_uri = _execution_uri(setup.target, STEP_EVALUATE, ARTIFACT_OUTPUT)
     arguments = [
         _flag("validation", f"{PROCESSING_ROOT}/input/validation"),
         _flag("test", f"{PROCESSING_ROOT}/input/test"),
@@ -311,8 +310,10 @@ def evaluate_step(
         _flag("models-dir", f"{PROCESSING_ROOT}/input/models"),
         _flag("output", f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}"),
         _flag("artifact-output", f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}"),
-        # evaluation.json's best.model_uri: what the registry points at.
-        _flag("artifact-uri", artifact_uri),
+        # Where the artifact output is uploaded (evaluation.json's best.model_uri, what the
+        # registry points at) is read from the job's config: an argument holding the
+        # execution's URI would change the step's cache key every execution.
+        _flag("job-config", "/opt/ml/config/processingjobconfig.json"),
     ]
     for setting, step in trainings.items():
         artifacts = step.properties.ModelArtifacts.S3ModelArtifacts
@@ -329,7 +330,11 @@ def evaluate_step(
             _execution_uri(setup.target, STEP_EVALUATE, EVALUATION_OUTPUT),
             f"{PROCESSING_ROOT}/output/{EVALUATION_OUTPUT}",
         ),
-        _s3_output(ARTIFACT_OUTPUT, artifact_uri, f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}"),
+        _s3_output(
+            ARTIFACT_OUTPUT,
+            _execution_uri(setup.target, STEP_EVALUATE, ARTIFACT_OUTPUT),
+            f"{PROCESSING_ROOT}/output/{ARTIFACT_OUTPUT}",
+        ),
     ]
     report = PropertyFile(
         name=EVALUATION_PROPERTY_FILE, output_name=EVALUATION_OUTPUT, path="evaluation.json"
