@@ -21,8 +21,8 @@ import pytest
 
 from pipeline.config import Config, override
 from pipeline.examples import example_config
+from pipeline.home import BUCKET_FOLDER
 from pipeline.local.bucket import LocalBucket
-from pipeline.local.executor import BUCKET_FOLDER
 from pipeline.runner import run_locally
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,11 @@ stdout. Bad usage and bad data give one line on stderr and exit code 2.
 * :mod:`.local`: ``run``, ``definition``, ``executions``, ``registry`` (and ``report``, from
   ``pipeline.report.command``);
 * :mod:`.aws`: ``upsert``, ``start``, ``wait`` and ``--target sagemaker``;
+* :mod:`.serving`: ``predict``, ``deploy`` and ``serve`` (the machinery is ``pipeline.serving``);
 * :mod:`.render`: every table and format printed.
 
-Imports go one way: parser -> local -> aws -> flags, render; nothing imports the parser.
+Imports go one way: parser -> local, serving -> aws -> flags, render; nothing imports the
+parser.
 """
 
 from __future__ import annotations

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import aws, local
+from pipeline.cli import aws, local, serving
 from pipeline.cli.flags import CliParser, add_home
 from pipeline.report.command import add_report_parser
-from pipeline.serving.commands import add_serving_commands
 
 DESCRIPTION = "Train XGBoost under unequal error costs, price every model, register the cheapest."
 
@@ -18,5 +17,5 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_commands(commands)  # run, definition, executions, registry
     aws.add_commands(commands)  # upsert, start, wait
     add_report_parser(commands, add_home)
-    add_serving_commands(commands)  # predict, serve, deploy
+    serving.add_commands(commands)  # predict, deploy, serve
     return parser

@@ -2,7 +2,7 @@
 
 ``predict`` and ``serve`` use the local registry (``predict --target sagemaker`` invokes an
 endpoint instead); ``deploy --target sagemaker`` makes an endpoint from a SageMaker model
-package. ``add_serving_commands(subparsers)`` adds the three to a parser; each command returns
+package. ``add_commands(subparsers)`` adds the three to the parser; each command returns
 its exit code (0, or 2 after one line on stderr for bad input, via the CLI's InputError
 handling; 1 for a failed AWS call).
 """
@@ -23,8 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli.flags import add_home, add_json
 from pipeline.errors import InputError
-from pipeline.home import default_home
 from pipeline.serving.app import MODEL_DIR_ENV
 from pipeline.serving.predict import (
     check_destination,
@@ -60,16 +60,11 @@ def _model_options(parser: argparse.ArgumentParser, required: bool = True) -> No
         metavar="GROUP",
         help="the latest Approved version (of GROUP, or of the only group)",
     )
-    parser.add_argument(
-        "--home",
-        type=Path,
-        default=default_home(),
-        help="where the local registry and bucket live (default: ./.costpipe)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_home(parser)
 
 
-def add_serving_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any) -> None:
+    """Register ``predict``, ``deploy`` and ``serve``."""
     predict = subparsers.add_parser(
         "predict", help="score a CSV or Parquet file with a registered model"
     )
@@ -110,7 +105,7 @@ def add_serving_commands(subparsers: Any) -> None:
     )
     deploy.add_argument("--role-arn", help="the execution role the endpoint runs as")
     _add_region(deploy)
-    deploy.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json(deploy)
     deploy.set_defaults(handler=command_deploy)
 
     serve = subparsers.add_parser(
