@@ -71,8 +71,10 @@ import pandas as pd
 from steps.decision import DecisionModel
 from steps.errors import InputError
 
+# Re-exported: the handlers' module also answers for its model package's Environment.
+from steps.model_package import INFERENCE_MODULE, MODEL_PACKAGE_ENV, model_environment  # noqa: F401
+
 #: SAGEMAKER_PROGRAM: the module the container imports (a module name, not a path).
-INFERENCE_MODULE = "steps.inference"
 CSV = "text/csv"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -82,39 +84,11 @@ RESPONSE_TYPES = (JSON, CSV, JSONLINES)
 #: Largest request body, in bytes: InvokeEndpoint's payload limit (6 MB), also batch
 #: transform's default MaxPayloadInMB.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
-#: Names the model package in every response when set (costpipe serve sets it).
-MODEL_PACKAGE_ENV = "COSTPIPE_MODEL_PACKAGE"
-#: The container's log level variable holds a number (``int()`` in ``_env._Env``): INFO.
-LOG_LEVEL_INFO = "20"
 
 BAD_REQUEST = 400
 NOT_ACCEPTABLE = 406
 PAYLOAD_TOO_LARGE = 413
 UNSUPPORTED_MEDIA_TYPE = 415
-
-
-def model_environment(submit_directory: str, region: str) -> dict[str, str]:
-    """The model package's Environment: how the stock container finds these handlers.
-
-    ``SAGEMAKER_PROGRAM`` and ``SAGEMAKER_SUBMIT_DIRECTORY`` switch its serving to script mode
-    (the job's source bundle, ``sourcedir.tar.gz``, holds the ``steps`` package);
-    ``SAGEMAKER_CONTAINER_LOG_LEVEL`` is read by ``_env._Env`` (a number), ``SAGEMAKER_REGION``
-    by ``_files.s3_download`` when it fetches the bundle, and
-    ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` by ``_worker.Request.accept``.
-
-    Examples
-    --------
-    >>> environment = model_environment("s3://b/p/code/abc/sourcedir.tar.gz", "eu-west-1")
-    >>> environment["SAGEMAKER_PROGRAM"], environment["SAGEMAKER_REGION"]
-    ('steps.inference', 'eu-west-1')
-    """
-    return {
-        "SAGEMAKER_PROGRAM": INFERENCE_MODULE,
-        "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory,
-        "SAGEMAKER_CONTAINER_LOG_LEVEL": LOG_LEVEL_INFO,
-        "SAGEMAKER_REGION": region,
-        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": JSON,
-    }
 
 
 @dataclass

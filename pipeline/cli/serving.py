@@ -21,22 +21,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.flags import add_home, add_json
 from pipeline.errors import InputError
-from pipeline.serving.app import MODEL_DIR_ENV
-from pipeline.serving.predict import (
-    check_destination,
-    score_file,
-    summary_json,
-    summary_line,
-    write_rows,
-)
-from pipeline.serving.registered import RegisteredModel, registered_model
-from steps.artifact import open_artifact
-from steps.decision import DecisionModel
-from steps.inference import MODEL_PACKAGE_ENV
+
+if TYPE_CHECKING:  # scoring pulls in pandas, scikit-learn and xgboost: only when a command runs
+    from pipeline.serving.registered import RegisteredModel
+    from steps.decision import DecisionModel
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -134,11 +126,15 @@ def _aws_settings(args: argparse.Namespace) -> Any:
 
 
 def _resolve(args: argparse.Namespace) -> RegisteredModel:
+    from pipeline.serving.registered import registered_model
+
     home = Path(args.home).expanduser().absolute()
     return registered_model(home, args.model, args.approved)
 
 
 def _load(registered: RegisteredModel) -> DecisionModel:
+    from steps.decision import DecisionModel
+
     try:
         return DecisionModel.load(registered.artifact)
     except InputError as error:
@@ -149,6 +145,14 @@ def _load(registered: RegisteredModel) -> DecisionModel:
 
 
 def command_predict(args: argparse.Namespace) -> int:
+    from pipeline.serving.predict import (
+        check_destination,
+        score_file,
+        summary_json,
+        summary_line,
+        write_rows,
+    )
+
     if args.out is not None:
         check_destination(args.out)
     if args.serving_target == "sagemaker":
@@ -206,6 +210,10 @@ def _wait_ready(url: str, server: subprocess.Popen) -> None:
 
 
 def command_serve(args: argparse.Namespace) -> int:
+    from pipeline.serving.app import MODEL_DIR_ENV
+    from steps.artifact import open_artifact
+    from steps.model_package import MODEL_PACKAGE_ENV
+
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: give at least 1")
     registered = _resolve(args)
@@ -286,6 +294,7 @@ def _aws_failures_exit_1(command: Any) -> Any:
 @_aws_failures_exit_1
 def _predict_on_sagemaker(args: argparse.Namespace) -> int:
     from pipeline.aws import session
+    from pipeline.serving.predict import write_rows
     from pipeline.serving.sagemaker import endpoint_decision, invoke_rows
     from steps.data import find_data_file, read_table
 

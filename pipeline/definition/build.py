@@ -390,7 +390,7 @@ def register_step(
             "evaluation.json",
         ],
     )
-    from steps.inference import model_environment
+    from steps.model_package import model_environment
 
     builder = ModelBuilder(
         image_uri=setup.image_uri,

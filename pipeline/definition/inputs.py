@@ -8,17 +8,8 @@ from pathlib import Path
 from pipeline.config import Config
 from pipeline.definition.names import Target
 from pipeline.errors import UsageError
-from steps.data import (
-    TableSpec,
-    file_digest,
-    find_data_file,
-    prepare_table,
-    prepare_test_table,
-    read_table,
-)
+from steps.data import TableSpec, file_digest, find_data_file
 from steps.options import delimiter_option
-from steps.preprocess import check_label_counts
-from steps.split import stratified_split
 
 
 def data_uri(location: str, target: Target) -> str:
@@ -51,6 +42,12 @@ def table_spec(config: Config) -> TableSpec:
 
 def check_data(config: Config) -> None:
     """Read and check the data (and test file) as the Preprocess job will; raise on problems."""
+    # Here, not at import: scikit-learn's import alone takes a second, and building a
+    # definition (which imports this module for data_uri) needs none of it.
+    from steps.data import prepare_table, prepare_test_table, read_table
+    from steps.preprocess import check_label_counts
+    from steps.split import stratified_split
+
     data = config.data
     if not data.path:
         raise UsageError("no data given: pass --data FILE (CSV or Parquet) or --example NAME")

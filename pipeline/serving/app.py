@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pipeline.serving.container import ContainerTransformer
-from steps.inference import INFERENCE_MODULE, MAX_REQUEST_BYTES
+from steps.inference import MAX_REQUEST_BYTES
+from steps.model_package import INFERENCE_MODULE
 
 MODEL_DIR_ENV = "COSTPIPE_SERVE_MODEL_DIR"
 _REASONS = {

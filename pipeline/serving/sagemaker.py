@@ -27,7 +27,8 @@ import pandas as pd
 from pipeline.errors import InputError
 from steps.artifact import DECISION_FILE
 from steps.decision import DECISION_PREFIX, SCORE_PREFIX
-from steps.inference import MAX_REQUEST_BYTES, MODEL_PACKAGE_ENV
+from steps.inference import MAX_REQUEST_BYTES
+from steps.model_package import MODEL_PACKAGE_ENV
 
 APPROVED = "Approved"
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"

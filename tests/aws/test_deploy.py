@@ -22,7 +22,8 @@ from pipeline.serving.container import ContainerTransformer
 from pipeline.serving.sagemaker import csv_bodies
 from steps.artifact import open_artifact
 from steps.decision import DecisionModel
-from steps.inference import MAX_REQUEST_BYTES, model_environment
+from steps.inference import MAX_REQUEST_BYTES
+from steps.model_package import model_environment
 from tests.aws.support import BUCKET, REGION, ROLE
 from tests.test_decision import artifact  # noqa: F401  (the module-scoped fixture)
 
