@@ -342,6 +342,7 @@ def test_every_allow_names_its_resources_by_bucket_pipeline_group_or_job():
         ":model/${ModelPackageGroupName}-",
         ":endpoint-config/${ModelPackageGroupName}-",
         ":endpoint/${ModelPackageGroupName}-",
+        ":transform-job/${ModelPackageGroupName}-",
         ":processing-job/pipelines-",
         ":training-job/pipelines-",
         ":processing-job/${PipelineName}-",

@@ -73,6 +73,18 @@ def add_commands(subparsers: Any) -> None:
         help="score with the local registry's model (default) or a SageMaker endpoint",
     )
     predict.add_argument("--endpoint", help="the SageMaker endpoint (with --target sagemaker)")
+    predict.add_argument(
+        "--package",
+        metavar="GROUP/VERSION|ARN",
+        help="batch transform (--target sagemaker, --data s3://...csv|.jsonl): the model package",
+    )
+    predict.add_argument(
+        "--instance-type", default="ml.m5.large", help="batch transform instance (ml.m5.large)"
+    )
+    predict.add_argument(
+        "--allow-unapproved", action="store_true", help="batch: a package that is not Approved"
+    )
+    predict.add_argument("--role-arn", help="batch: the execution role the model runs as")
     _add_region(predict)
     predict.set_defaults(handler=command_predict)
 
@@ -153,10 +165,27 @@ def command_predict(args: argparse.Namespace) -> int:
         write_rows,
     )
 
-    if args.out is not None:
+    batch = str(args.data).startswith("s3:/")
+    if args.out is not None and not batch:
         check_destination(args.out)
+    given_for_batch = [
+        flag
+        for flag, value in (
+            ("--package", args.package),
+            ("--role-arn", args.role_arn),
+            ("--allow-unapproved", args.allow_unapproved),
+        )
+        if value
+    ]
+    if given_for_batch and not (batch and args.serving_target == "sagemaker"):
+        raise InputError(
+            f"{given_for_batch[0]} is for a batch transform (--target sagemaker --data s3://...): "
+            "drop it"
+        )
     if args.serving_target == "sagemaker":
         return _predict_on_sagemaker(args)
+    if batch:
+        raise InputError("an s3:// input is scored by a batch transform: add --target sagemaker")
     if args.endpoint:
         raise InputError("--endpoint is for --target sagemaker: drop it, or add --target sagemaker")
     if args.model is None and args.approved is None:
@@ -298,6 +327,8 @@ def _predict_on_sagemaker(args: argparse.Namespace) -> int:
     from pipeline.serving.sagemaker import endpoint_decision, invoke_rows
     from steps.data import find_data_file, read_table
 
+    if str(args.data).startswith("s3:/"):
+        return _batch_on_sagemaker(args)
     if not args.endpoint:
         raise InputError("--target sagemaker needs --endpoint NAME (see costpipe deploy)")
     if args.model is not None or args.approved is not None:
@@ -324,6 +355,50 @@ def _predict_on_sagemaker(args: argparse.Namespace) -> int:
     else:
         print(f"{args.endpoint} ({decision['name']}) scored {len(rows)} rows; rows in {args.out}")
     return 0
+
+
+def _batch_on_sagemaker(args: argparse.Namespace) -> int:
+    """``predict --target sagemaker --data s3://... --package P --out s3://...``: a batch
+    transform job with the package's model."""
+    from pipeline.aws import session
+    from pipeline.serving.sagemaker import batch_transform, resolve_package_arn
+
+    if not args.package or args.endpoint or args.model is not None or args.approved is not None:
+        raise InputError(
+            "a batch transform of an s3:// input needs --package GROUP/VERSION|ARN (a SageMaker "
+            "model package) and no --endpoint, --model or --approved"
+        )
+    data = _s3_text(args.data)
+    if args.out is None or not str(args.out).startswith("s3:/"):
+        raise InputError("a batch transform writes to S3: give --out s3://bucket/prefix/")
+    settings = _aws_settings(args)
+    settings.require("role_arn")
+    with session.aws_errors("running the batch transform"):
+        sm = session.client("sagemaker", settings.region)
+        arn = resolve_package_arn(sm, args.package)
+        result = batch_transform(
+            sm,
+            arn,
+            settings.role_arn,
+            data,
+            _s3_text(args.out),
+            instance_type=args.instance_type,
+            allow_unapproved=args.allow_unapproved,
+        )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"transform job {result['transform_job_name']} {result['status']}: {data} scored by "
+            f"{arn}; rows in {result['output']}"
+        )
+    return 0
+
+
+def _s3_text(path: Path | str) -> str:
+    """An s3:// URI given as a path keeps its two slashes (Path folds them into one)."""
+    text = str(path)
+    return "s3://" + text[len("s3:/") :].lstrip("/") if text.startswith("s3:/") else text
 
 
 @_aws_failures_exit_1

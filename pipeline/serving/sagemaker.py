@@ -20,6 +20,7 @@ import math
 import re
 import tarfile
 import time
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -56,6 +57,18 @@ def endpoint_name_for(package: dict[str, Any]) -> str:
     return re.sub(r"[^a-zA-Z0-9-]", "-", base)[:63].strip("-")
 
 
+def create_model(sm: Any, package_arn: str, role_arn: str, name: str) -> None:
+    """A SageMaker Model of the package (its image, artifact and Environment), naming the
+    package to the handlers so that every answer says which version made it."""
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=role_arn,
+        Containers=[
+            {"ModelPackageName": package_arn, "Environment": {MODEL_PACKAGE_ENV: package_arn}}
+        ],
+    )
+
+
 def deploy(
     sm: Any,
     package_arn: str,
@@ -76,13 +89,7 @@ def deploy(
             "registry approve --target sagemaker) or pass --allow-unapproved"
         )
     name = endpoint_name or endpoint_name_for(package)
-    sm.create_model(
-        ModelName=name,
-        ExecutionRoleArn=role_arn,
-        Containers=[
-            {"ModelPackageName": package_arn, "Environment": {MODEL_PACKAGE_ENV: package_arn}}
-        ],
-    )
+    create_model(sm, package_arn, role_arn, name)
     sm.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
@@ -198,3 +205,88 @@ def invoke_rows(
                 row[DECISION_PREFIX + label] = prediction["decisions"][label]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Batch input content types by file suffix: what steps/inference.py's input_fn reads in batch
+#: (CSV without a header in the training column order, or one JSON record per line).
+BATCH_CONTENT_TYPES = {".csv": "text/csv", ".jsonl": "application/jsonlines"}
+BATCH_ACCEPT = "application/jsonlines"
+
+
+def batch_content_type(input_uri: str) -> str:
+    """The content type of a batch input, from its name; one clear error otherwise."""
+    if not input_uri.startswith("s3://"):
+        raise InputError(f"batch input '{input_uri}' is not an s3:// URI: upload the rows first")
+    suffix = PurePosixPath(input_uri.removeprefix("s3://")).suffix.lower()
+    if suffix not in BATCH_CONTENT_TYPES:
+        raise InputError(
+            f"batch input '{input_uri}' must end in .csv (no header, the training column order) "
+            "or .jsonl (one JSON record per line): rename or convert it"
+        )
+    return BATCH_CONTENT_TYPES[suffix]
+
+
+def batch_transform(
+    sm: Any,
+    package_arn: str,
+    role_arn: str,
+    input_uri: str,
+    output_uri: str,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    allow_unapproved: bool = False,
+    job_name: str | None = None,
+    poll_seconds: float = 30.0,
+    timeout_seconds: float = 3 * 3600.0,
+) -> dict[str, Any]:
+    """Score an S3 file with a model package in a batch transform job, line by line (each
+    line is one request to the same handlers an endpoint runs); wait for it to end."""
+    content_type = batch_content_type(input_uri)
+    if not output_uri.startswith("s3://"):
+        raise InputError(f"--out '{output_uri}' is not an s3:// prefix: batch output goes to S3")
+    package = sm.describe_model_package(ModelPackageName=package_arn)
+    status = package.get("ModelApprovalStatus")
+    if status != APPROVED and not allow_unapproved:
+        raise InputError(
+            f"model package {package_arn} is {status}, not Approved: approve it (costpipe "
+            "registry approve --target sagemaker) or pass --allow-unapproved"
+        )
+    name = job_name or f"{endpoint_name_for(package)}-{int(time.time())}"
+    create_model(sm, package_arn, role_arn, name)
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName=name,
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+            "ContentType": content_type,
+            "SplitType": "Line",
+        },
+        TransformOutput={
+            "S3OutputPath": output_uri,
+            "Accept": BATCH_ACCEPT,
+            "AssembleWith": "Line",
+        },
+        TransformResources={"InstanceType": instance_type, "InstanceCount": 1},
+        # One line a request: the handlers answer each with one JSON line, in input order.
+        BatchStrategy="SingleRecord",
+    )
+    job = sm.describe_transform_job(TransformJobName=name)
+    deadline = time.monotonic() + timeout_seconds
+    while job["TransformJobStatus"] in ("InProgress", "Stopping"):
+        if time.monotonic() > deadline:
+            raise InputError(f"transform job {name} is still {job['TransformJobStatus']}")
+        time.sleep(poll_seconds)
+        job = sm.describe_transform_job(TransformJobName=name)
+    if job["TransformJobStatus"] != "Completed":
+        reason = job.get("FailureReason") or "no reason given"
+        raise InputError(f"transform job {name} is {job['TransformJobStatus']}: {reason}")
+    file_name = input_uri.rstrip("/").rsplit("/", 1)[-1]
+    return {
+        "transform_job_name": name,
+        "model_package_arn": package_arn,
+        "approval_status": status,
+        "status": job["TransformJobStatus"],
+        "input": input_uri,
+        "content_type": content_type,
+        # SageMaker writes <output prefix>/<input file name>.out.
+        "output": f"{output_uri.rstrip('/')}/{file_name}.out",
+    }

@@ -139,3 +139,69 @@ def test_bodies_stay_under_the_request_limit_and_keep_row_order():
     assert all(len(b.encode()) <= MAX_REQUEST_BYTES for b in bodies)
     lines = [line for b in bodies for line in b.splitlines()]
     assert [float(line.split(",")[1]) for line in lines] == frame["n"].tolist()
+
+
+def _batch(*extra: str) -> list[str]:
+    return ["predict", "--target", "sagemaker", "--role-arn", ROLE, "--region", REGION, *extra]
+
+
+def test_a_batch_transform_scores_an_s3_file_with_the_package(registered, capsys):
+    """--data s3://... runs a transform job: a Model from the package (naming it to the
+    handlers), JSON Lines in and out, one record a request, the output where SageMaker puts it.
+    moto completes transform jobs without running them, so this checks the requests."""
+    sm, arn, _ = registered
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    data = f"s3://{BUCKET}/batch/rows.jsonl"
+    assert (
+        main(
+            _batch(
+                "--data", data, "--package", f"{GROUP}/1", "--out", f"s3://{BUCKET}/o/", "--json"
+            )
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "Completed" and result["model_package_arn"] == arn
+    assert result["output"] == f"s3://{BUCKET}/o/rows.jsonl.out"
+    job = sm.describe_transform_job(TransformJobName=result["transform_job_name"])
+    assert job["TransformInput"]["ContentType"] == "application/jsonlines"
+    assert job["TransformInput"]["SplitType"] == "Line"
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == data
+    assert job["TransformOutput"] == {
+        "S3OutputPath": f"s3://{BUCKET}/o",
+        "Accept": "application/jsonlines",
+        "AssembleWith": "Line",
+    }
+    model = sm.describe_model(ModelName=job["ModelName"])
+    assert model["Containers"][0]["ModelPackageName"] == arn
+    assert model["Containers"][0]["Environment"] == {"COSTPIPE_MODEL_PACKAGE": arn}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--data", f"s3://{BUCKET}/rows.parquet", "--package", "fraud/1", "--out", "s3://b/o/"],
+            "must end in .csv",
+        ),
+        (["--data", f"s3://{BUCKET}/rows.csv", "--out", "s3://b/o/"], "needs --package"),
+        (["--data", f"s3://{BUCKET}/rows.csv", "--package", "fraud/1"], "writes to S3"),
+        (
+            ["--data", f"s3://{BUCKET}/rows.csv", "--package", "fraud/1", "--out", "s3://b/o/"],
+            "not Approved",
+        ),
+    ],
+)
+def test_bad_batch_requests_are_one_line_and_start_nothing(registered, capsys, extra, message):
+    sm, _, _ = registered
+    assert main(_batch(*extra)) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and message in error, error
+    assert sm.list_transform_jobs()["TransformJobSummaries"] == []
+
+
+def test_batch_flags_without_a_batch_are_refused(capsys, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("amount,site\n1,a\n")
+    assert main(["predict", "--data", str(rows), "--package", "fraud/1", "--model", "x"]) == 2
+    assert "--package is for a batch transform" in capsys.readouterr().err
