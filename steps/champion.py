@@ -206,6 +206,22 @@ def champion_inputs(frame: pd.DataFrame, columns: Sequence[str], version: int) -
     return frame[list(columns)]
 
 
+def label_order(champion_labels: List[str], labels: List[str], where: str) -> List[int]:
+    """The champion's decision columns in this execution's label order.
+
+    A binary model has one label whose name is only how reports call the positive class, so
+    any two binary models compare; multi-label models must decide the same labels.
+    """
+    if len(champion_labels) == 1 and len(labels) == 1:
+        return [0]
+    if sorted(champion_labels) != sorted(labels):
+        raise InputError(
+            f"{where} decides the labels {', '.join(champion_labels)}, this execution's data "
+            f"has {', '.join(labels)}: it cannot be compared"
+        )
+    return [champion_labels.index(label) for label in labels]
+
+
 RowCosts = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -236,11 +252,7 @@ def price_champion(
                 f"{where}: its decision artifact at {package.model_data_url} cannot be loaded "
                 f"({error}); reject that version or approve one that loads"
             ) from None
-        if list(model.labels_) != list(labels):
-            raise InputError(
-                f"{where} decides the labels {', '.join(model.labels_)}, this execution's data "
-                f"has {', '.join(labels)}: it cannot be compared"
-            )
+        order = label_order(list(model.labels_), list(labels), where)
         columns = model.input_schema_["columns"]
         priced: Dict[str, Any] = {
             "name": model.name_,
@@ -251,7 +263,7 @@ def price_champion(
                 continue
             rows = champion_inputs(frame, columns, package.version)
             try:
-                decisions = model.predict(rows)
+                decisions = model.predict(rows)[:, order]
             except InputError as error:
                 raise InputError(
                     f"{where} cannot score this execution's {split} rows: {error}"
