@@ -182,3 +182,63 @@ def test_binary_models_compare_whatever_their_label_is_called_but_multilabel_one
     assert label_order(["b", "a", "c"], ["a", "b", "c"], "v1") == [1, 0, 2]
     with pytest.raises(InputError, match=r"^v1 decides the labels a, b, this execution's data"):
         label_order(["a", "b"], ["a", "c"], "v1")
+
+
+def _evaluation_with_champion() -> dict:
+    model = {
+        "name": "fn1-fp1",
+        "setting": {"fn_weight": 1, "fp_weight": 1, "booster": "gbtree"},
+        "thresholds": {"malignant": 0.03},
+        "threshold_data": {"method": "cross-validation"},
+        "validation": {"expected_cost": 13800.0},
+        "test": {
+            "expected_cost": 13630.43,
+            "expected_cost_ci": [10000.0, 16000.0],
+            "confusion": {"tp": 42, "fp": 50, "fn": 0, "tn": 22},
+        },
+    }
+    return {
+        "models": [model],
+        "best": {"name": "fn1-fp1"},
+        "baselines": {
+            "all_positive": {"validation": {"expected_cost": 1}, "test": {"expected_cost": 2}}
+        },
+        "champion": {
+            "version": 1,
+            "name": "fn1-fp1",
+            "thresholds": {"malignant": 0.0273},
+            "validation": {"expected_cost": 13815.66},
+            "test": {"expected_cost": 13540.07, "confusion": {"fn": 0, "fp": 48}},
+            "difference": 90.36,
+            "difference_ci": [12.5, 170.0],
+        },
+    }
+
+
+def test_the_cost_table_shows_the_champion_and_the_paired_difference():
+    from rich.console import Console
+
+    from pipeline.cli.render import cost_table
+
+    console = Console(width=200, record=True)
+    console.print(cost_table(_evaluation_with_champion()))
+    row = next(line for line in console.export_text().splitlines() if "approved v1" in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells == [
+        "approved v1",
+        "0.0273",
+        "13,815.66",
+        "13,540.07",
+        "",
+        "0",
+        "48",
+        "champion: +90.36 [+12.50, +170.00]",
+    ]
+
+
+def test_the_report_shows_the_champion_row():
+    from pipeline.report.page import cost_table
+
+    html = cost_table(_evaluation_with_champion())
+    assert "approved version 1 (champion, fn1-fp1)" in html
+    assert "challenger minus champion +90.36 [+12.50, +170.00] on the same test rows" in html
