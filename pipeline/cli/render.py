@@ -82,14 +82,16 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
         )
     champion = evaluation.get("champion") or {}
     if champion.get("version") is not None:
-        test, validation = champion["test"], champion.get("validation") or {}
+        test = champion["test"]
         low, high = champion["difference_ci"]
         table.add_row(
             f"approved v{champion['version']}",
             f"{next(iter(champion['thresholds'].values())):.4f}"
             if len(champion["thresholds"]) == 1
             else f"{len(champion['thresholds'])} (per label)",
-            money(validation.get("expected_cost")) if validation else "",
+            # The tuning column holds out-of-fold costs; the champion has none on these rows
+            # (its validation-split figures are in evaluation.json).
+            "",
             money(test["expected_cost"]),
             "",
             str(test["confusion"]["fn"]),

@@ -280,14 +280,14 @@ def cost_table(evaluation: dict[str, Any]) -> str:
     champion = evaluation.get("champion") or {}
     if champion.get("version") is not None:
         test = champion.get("test") or {}
-        validation_cost = (champion.get("validation") or {}).get("expected_cost")
         confusion = test.get("confusion") or {}
         low, high = champion.get("difference_ci") or (None, None)
         rows.append(
             f'<tr class="policy"><td colspan="2">approved version {esc(champion["version"])} '
             f"(champion, {esc(champion.get('name'))})</td>"
             f'<td class="num">{esc(_threshold_text(champion.get("thresholds") or {}))}</td>'
-            f'<td class="num">{money(validation_cost)}</td>'
+            # The tuning column holds the candidates' tuning costs; the champion has none.
+            "<td>-</td>"
             f'<td class="num">{money(test.get("expected_cost"))}</td><td>-</td><td>-</td>'
             f'<td class="num">{esc(confusion.get("fn", "-"))}</td>'
             f'<td class="num">{esc(confusion.get("fp", "-"))}</td>'
