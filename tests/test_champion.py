@@ -242,3 +242,26 @@ def test_the_report_shows_the_champion_row():
     html = cost_table(_evaluation_with_champion())
     assert "approved version 1 (champion, fn1-fp1)" in html
     assert "challenger minus champion +90.36 [+12.50, +170.00] on the same test rows" in html
+
+
+def test_a_policy_without_a_group_is_refused_and_off_looks_nothing_up(monkeypatch):
+    from argparse import Namespace
+
+    from steps.evaluate import champion_block
+
+    def no_lookup(group):
+        raise AssertionError("off must not look the champion up")
+
+    monkeypatch.setattr("steps.evaluate.find_champion", no_lookup)
+    off = champion_block(
+        {}, None, {}, [], [], Namespace(champion_policy="off", model_package_group="g")
+    )
+    assert (off["passed"], off["version"], off["verdict"]) == (
+        True,
+        None,
+        "no champion comparison (ChampionPolicy off)",
+    )
+    with pytest.raises(InputError, match=r"^--champion-policy cheaper needs --model-package-group"):
+        champion_block(
+            {}, None, {}, [], [], Namespace(champion_policy="cheaper", model_package_group="")
+        )
