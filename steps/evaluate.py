@@ -560,6 +560,7 @@ def validation_rows_scores(loaded: LoadedModel, splits: Splits) -> Optional[np.n
 def champion_block(
     best: Dict[str, Any],
     best_loaded: LoadedModel,
+    best_test_decisions: np.ndarray,
     splits: Splits,
     label_matrices: List[CostMatrix],
     names: List[str],
@@ -600,8 +601,8 @@ def champion_block(
     def decisions(scores: np.ndarray) -> np.ndarray:
         return np.column_stack([decide(scores[:, i], t) for i, t in enumerate(thresholds)])
 
-    test_frame, Y_test = splits["test"]
-    challenger = {"test": per_row(Y_test, decisions(best_loaded.model.predict_proba(test_frame)))}
+    # The challenger's decisions on the test rows, exactly as it was priced above.
+    challenger = {"test": per_row(splits["test"][1], best_test_decisions)}
     validation_scores = validation_rows_scores(best_loaded, splits)
     if validation_scores is not None:
         challenger["validation"] = per_row(splits["validation"][1], decisions(validation_scores))
@@ -730,7 +731,9 @@ def evaluate(args: argparse.Namespace) -> Tuple[Dict[str, Any], pd.DataFrame, Di
     beats = bool(cost < baseline_cost)
     within = bool(cost <= args.max_cost_per_decision)
     best_loaded = load_model(args.models_dir / best["name"])
-    champion = champion_block(best, best_loaded, splits, label_matrices, names, args)
+    champion = champion_block(
+        best, best_loaded, test_decisions[best["name"]], splits, label_matrices, names, args
+    )
     evaluation = {
         "task": schema["task"],
         "cost_matrix": default.as_dict(),

@@ -254,7 +254,7 @@ def test_a_policy_without_a_group_is_refused_and_off_looks_nothing_up(monkeypatc
 
     monkeypatch.setattr("steps.evaluate.find_champion", no_lookup)
     off = champion_block(
-        {}, None, {}, [], [], Namespace(champion_policy="off", model_package_group="g")
+        {}, None, None, {}, [], [], Namespace(champion_policy="off", model_package_group="g")
     )
     assert (off["passed"], off["version"], off["verdict"]) == (
         True,
@@ -263,5 +263,5 @@ def test_a_policy_without_a_group_is_refused_and_off_looks_nothing_up(monkeypatc
     )
     with pytest.raises(InputError, match=r"^--champion-policy cheaper needs --model-package-group"):
         champion_block(
-            {}, None, {}, [], [], Namespace(champion_policy="cheaper", model_package_group="")
+            {}, None, None, {}, [], [], Namespace(champion_policy="cheaper", model_package_group="")
         )
