@@ -28,6 +28,8 @@ from steps.checks import (
 )
 from steps.options import (
     AUTO,
+    CHAMPION_CHEAPER,
+    CHAMPION_POLICIES,
     MULTILABEL_STRATEGIES,
     OBJECTIVE_IMPLEMENTATIONS,
     THRESHOLD_OBJECTIVES,
@@ -344,6 +346,8 @@ OPTIONS: tuple[Option, ...] = (
         "the model package group to register in",
         flag="--model-package-group",
         parameter="ModelPackageGroupName",
+        # Evaluate looks up the group's latest Approved version (the champion) in it.
+        arguments=_args((EVALUATE, "model-package-group", 12)),
     ),
     Option(
         "registry",
@@ -353,6 +357,18 @@ OPTIONS: tuple[Option, ...] = (
         "the approval status a new model package version gets",
         Choices(APPROVAL_STATUSES),
         parameter="ModelApprovalStatus",
+    ),
+    Option(
+        "registry",
+        "champion_policy",
+        TEXT,
+        CHAMPION_CHEAPER,
+        "register only when the model beats the group's latest Approved version: cheaper on "
+        "test, significantly cheaper (paired 95% interval below 0), or off",
+        Choices(CHAMPION_POLICIES),
+        flag="--champion-policy",
+        parameter="ChampionPolicy",
+        arguments=_args((EVALUATE, "champion-policy", 13)),
     ),
     Option(
         "aws",

@@ -41,6 +41,13 @@ import pandas as pd
 from sklearn.metrics import hamming_loss, log_loss
 
 from steps.artifact import check_document, decision_document, write_artifact
+from steps.champion import (
+    comparison_text,
+    find_champion,
+    gate_passes,
+    paired_difference,
+    price_champion,
+)
 from steps.checks import (
     DEFAULT_SAMPLES,
     DEFAULT_THRESHOLD_MISPREDICTION,
@@ -58,7 +65,13 @@ from steps.errors import InputError, run_entry_point
 from steps.inputs import input_schema
 from steps.metrics import classification_metrics, confusion_counts, decide, rates
 from steps.model_io import ARCHIVE_FILE, LoadedModel, load_model, write_json
-from steps.options import THRESHOLD_OBJECTIVES, THRESHOLD_SMOOTHINGS
+from steps.options import (
+    CHAMPION_OFF,
+    CHAMPION_POLICIES,
+    CHAMPION_SIGNIFICANT,
+    THRESHOLD_OBJECTIVES,
+    THRESHOLD_SMOOTHINGS,
+)
 from steps.preprocess_io import read_profile, read_split
 from steps.smoothing import smoothed_cost
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
@@ -102,6 +115,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--bootstrap-resamples", type=int, default=2000)
+    parser.add_argument(
+        "--model-package-group",
+        default="",
+        help="the model package group whose latest Approved version is the champion",
+    )
+    parser.add_argument(
+        "--champion-policy",
+        choices=CHAMPION_POLICIES,
+        default=CHAMPION_OFF,
+        help="when the best model beats the champion: cheaper on test, significantly "
+        "cheaper (paired 95%% interval below 0), or off (no comparison)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=PROCESSING_ROOT / "output" / "evaluation")
     parser.add_argument(
@@ -475,7 +500,10 @@ def verdict(
     baseline_cost: float,
     max_cost: float,
     checks_passed: bool,
+    champion: dict[str, Any] | None = None,
 ) -> str:
+    """One sentence for the execution: every failing condition of CheckCheapest, in the order
+    of its conditions' meaning (baseline, limit, checks, champion); or why it registers."""
     cost = best["test"]["expected_cost"]
     reasons = []
     if not cost < baseline_cost:
@@ -490,12 +518,153 @@ def verdict(
         )
     if not checks_passed:
         reasons.append("the class-imbalance checks failed (see checks in evaluation.json)")
+    if champion is not None and not champion["passed"]:
+        reasons.append(champion["verdict"])
     if reasons:
         return "; ".join(reasons)
-    return (
+    text = (
         f"{best['name']} costs {cost:,.2f} per decision on test against "
         f"{baseline_cost:,.2f} for {baseline_name}"
     )
+    if champion is not None and champion.get("version") is not None:
+        difference, (low, high) = champion["difference"], champion["difference_ci"]
+        text += (
+            f"; beats approved version {champion['version']} "
+            f"({champion['test']['expected_cost']:,.2f}, difference {difference:+,.2f} "
+            f"[{low:+,.2f}, {high:+,.2f}])"
+        )
+    elif champion is not None and champion["policy"] != CHAMPION_OFF:
+        text += f"; {champion['verdict']}"
+    return text
+
+
+def validation_rows_scores(loaded: LoadedModel, splits: Splits) -> np.ndarray | None:
+    """The challenger's tuning scores on the validation split's rows, in its row order.
+
+    With cross-fitting those are its out-of-fold scores of those rows (no fold model saw
+    them); with a holdout, its scores on the validation split. None when some validation row
+    has no out-of-fold score.
+    """
+    frame, _ = splits["validation"]
+    if loaded.out_of_fold is None:
+        return loaded.model.predict_proba(frame)
+    if ROW_COLUMN not in frame:
+        return None
+    names = loaded.model.schema["labels"]
+    oof = loaded.out_of_fold.drop_duplicates([ROW_COLUMN, "label_name"])
+    wide = oof.pivot(index=ROW_COLUMN, columns="label_name", values="score")[names]
+    scores = wide.reindex(frame[ROW_COLUMN].to_numpy())
+    if scores.isna().to_numpy().any():
+        return None
+    return scores.to_numpy()
+
+
+def champion_block(
+    best: dict[str, Any],
+    best_loaded: LoadedModel,
+    best_test_decisions: np.ndarray,
+    splits: Splits,
+    label_matrices: list[CostMatrix],
+    names: list[str],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """evaluation.json's ``champion``: the group's latest Approved version priced on this
+    execution's rows with this execution's cost matrices, the paired difference, the verdict
+    and ``passed`` (what CheckCheapest's last condition reads)."""
+    block: dict[str, Any] = {
+        "policy": args.champion_policy,
+        "group": args.model_package_group or None,
+        "version": None,
+        "arn": None,
+        "model_uri": None,
+    }
+    if args.champion_policy == CHAMPION_OFF:
+        return {**block, "passed": True, "verdict": "no champion comparison (ChampionPolicy off)"}
+    if not args.model_package_group:
+        raise InputError(
+            f"--champion-policy {args.champion_policy} needs --model-package-group: the group "
+            "whose latest Approved version is the champion"
+        )
+    package = find_champion(args.model_package_group)
+    if package is None:
+        return {
+            **block,
+            "passed": True,
+            "verdict": f"no approved version in model package group "
+            f"'{args.model_package_group}' to beat",
+        }
+    block.update(version=package.version, arn=package.arn, model_uri=package.model_data_url)
+
+    def per_row(Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+        return row_costs(Y, np.asarray(D), label_matrices)
+
+    thresholds = list(best["thresholds"].values())
+
+    def decisions(scores: np.ndarray) -> np.ndarray:
+        return np.column_stack([decide(scores[:, i], t) for i, t in enumerate(thresholds)])
+
+    # The challenger's decisions on the test rows, exactly as it was priced above.
+    challenger = {"test": per_row(splits["test"][1], best_test_decisions)}
+    validation_scores = validation_rows_scores(best_loaded, splits)
+    if validation_scores is not None:
+        challenger["validation"] = per_row(splits["validation"][1], decisions(validation_scores))
+    priced = price_champion(package, splits, names, per_row, challenger)
+    figures: dict[str, Any] = {}
+    for split in ("validation", "test"):
+        if split not in priced:
+            figures[split] = None
+            continue
+        champion_costs = priced[split]["champion"]
+        challenger_costs = priced[split]["challenger"]
+        difference, interval = paired_difference(
+            challenger_costs, champion_costs, args.bootstrap_resamples, args.seed
+        )
+        Y = splits[split][1]
+        figures[split] = {
+            "rows": len(champion_costs),
+            "expected_cost": float(champion_costs.mean()),
+            "challenger_expected_cost": float(challenger_costs.mean()),
+            "confusion": _total_confusion(Y, priced[split]["decisions"]),
+            "difference": difference,
+            "difference_ci": [interval[0], interval[1]],
+        }
+    test = figures["test"]
+    interval = (test["difference_ci"][0], test["difference_ci"][1])
+    passed = gate_passes(args.champion_policy, test["difference"], interval)
+    text = comparison_text(
+        best["name"],
+        test["challenger_expected_cost"],
+        test["expected_cost"],
+        package.version,
+        test["difference"],
+        interval,
+    )
+    if not passed and args.champion_policy == CHAMPION_SIGNIFICANT:
+        text += (
+            ": not significantly cheaper (ChampionPolicy significant needs the upper end below 0)"
+        )
+    return {
+        **block,
+        "name": priced["name"],
+        "thresholds": priced["thresholds"],
+        "validation": figures["validation"],
+        "test": test,
+        "difference": test["difference"],
+        "difference_ci": test["difference_ci"],
+        "passed": passed,
+        "verdict": text,
+    }
+
+
+def _total_confusion(Y: np.ndarray, D: np.ndarray) -> dict[str, int]:
+    """Confusion counts pooled over labels."""
+    Y, D = np.asarray(Y) == 1, np.asarray(D) == 1
+    return {
+        "tp": int((Y & D).sum()),
+        "fp": int((~Y & D).sum()),
+        "fn": int((Y & ~D).sum()),
+        "tn": int((~Y & ~D).sum()),
+    }
 
 
 def artifact_uri(args: argparse.Namespace) -> str:
@@ -568,6 +737,10 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, di
     cost = best["test"]["expected_cost"]
     beats = bool(cost < baseline_cost)
     within = bool(cost <= args.max_cost_per_decision)
+    best_loaded = load_model(args.models_dir / best["name"])
+    champion = champion_block(
+        best, best_loaded, test_decisions[best["name"]], splits, label_matrices, names, args
+    )
     evaluation = {
         "task": schema["task"],
         "cost_matrix": default.as_dict(),
@@ -592,9 +765,14 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, di
             "beats_baseline": beats,
             "max_cost_per_decision": _finite_or_none(args.max_cost_per_decision),
             "within_max_cost": within,
-            "registrable": bool(beats and within and checks_passed),
+            "registrable": bool(beats and within and checks_passed and champion["passed"]),
             "verdict": verdict(
-                best, baseline_name, baseline_cost, args.max_cost_per_decision, checks_passed
+                best,
+                baseline_name,
+                baseline_cost,
+                args.max_cost_per_decision,
+                checks_passed,
+                champion,
             ),
             "metadata": registry_metadata(best, matrices, report["data"]["digest"]),
         },
@@ -612,9 +790,10 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, di
             "detected": schema.get("detected", {"categorical": [], "text": []}),
         },
         "splits": report["splits"],
+        "champion": champion,
         "binary_classification_metrics": sagemaker_model_quality(best["test"], args),
     }
-    best_model = load_model(args.models_dir / best["name"]).model
+    best_model = best_loaded.model
     check = check_document(best_model, splits["test"][0], input_schema(schema))
     decision = decision_document(
         best, metas[best["name"]], schema, evaluation["cost_matrices"], check

@@ -19,9 +19,20 @@ THRESHOLD_OBJECTIVES = ("cost", "f1")
 #: Cost thresholds on the tuning scores as they are, or under kernel-smoothed score
 #: distributions (steps/smoothing.py).
 THRESHOLD_SMOOTHINGS = ("kernel", "none")
+#: When a new model may be registered against the group's latest Approved version (the
+#: champion): its test cost is below the champion's on the same rows, the paired bootstrap
+#: interval of the difference lies below 0, or no comparison (steps/champion.py).
+CHAMPION_CHEAPER = "cheaper"
+CHAMPION_SIGNIFICANT = "significant"
+CHAMPION_OFF = "off"
+CHAMPION_POLICIES = (CHAMPION_CHEAPER, CHAMPION_SIGNIFICANT, CHAMPION_OFF)
 
 __all__ = [
     "AUTO",
+    "CHAMPION_CHEAPER",
+    "CHAMPION_OFF",
+    "CHAMPION_POLICIES",
+    "CHAMPION_SIGNIFICANT",
     "MULTILABEL_STRATEGIES",
     "OBJECTIVE_IMPLEMENTATIONS",
     "THRESHOLD_OBJECTIVES",

@@ -400,6 +400,30 @@ def test_sagemaker_role_is_least_privilege_and_complete():
     assert principals == [{"Service": "sagemaker.amazonaws.com"}]
 
 
+def test_evaluate_can_find_the_champion_and_nothing_wider():
+    """ListModelPackages and DescribeModelPackage on the group and its versions only, and
+    s3:GetObject on Evaluate's artifact prefix (steps/champion.py's calls)."""
+    template = load_template(STACK)
+    found = [
+        statement
+        for statement in role_statements(template, "SageMakerExecutionRole")
+        if statement.get("Sid") in ("FindChampionInGroup", "ReadChampionArtifact")
+    ]
+    assert [actions_of(s) for s in found] == [
+        ["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
+        ["s3:GetObject"],
+    ]
+    group, artifacts = (resources_of(s) for s in found)
+    assert len(group) == 2 and all("${ModelPackageGroupName}" in r for r in group)
+    assert any(r.endswith(":model-package-group/${ModelPackageGroupName}") for r in group)
+    assert any(r.endswith(":model-package/${ModelPackageGroupName}/*") for r in group)
+    assert artifacts == ["${ArtifactBucket.Arn}/${PipelineName}/executions/*/Evaluate/artifact/*"]
+    for statement in role_statements(template, "SageMakerExecutionRole"):
+        for action in ("sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"):
+            if action in actions_of(statement):
+                assert statement in found, statement  # granted nowhere else, on nothing else
+
+
 def test_step_functions_role_covers_the_sync_integrations():
     template = load_template(STACK)
     granted: dict[str, list[str]] = {}

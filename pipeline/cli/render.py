@@ -80,6 +80,25 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
             "trivial policy",
             style="dim",
         )
+    champion = evaluation.get("champion") or {}
+    if champion.get("version") is not None:
+        test = champion["test"]
+        low, high = champion["difference_ci"]
+        table.add_row(
+            f"approved v{champion['version']}",
+            f"{next(iter(champion['thresholds'].values())):.4f}"
+            if len(champion["thresholds"]) == 1
+            else f"{len(champion['thresholds'])} (per label)",
+            # The tuning column holds out-of-fold costs; the champion has none on these rows
+            # (its validation-split figures are in evaluation.json).
+            "",
+            money(test["expected_cost"]),
+            "",
+            str(test["confusion"]["fn"]),
+            str(test["confusion"]["fp"]),
+            f"champion: {champion['difference']:+,.2f} [{low:+,.2f}, {high:+,.2f}]",
+            style="italic",
+        )
     return table
 
 

@@ -342,7 +342,10 @@ def evaluate_step(
     step_args = _processor("evaluate.py", params, setup).run(
         inputs=inputs, outputs=outputs, arguments=arguments
     )
-    cache, retries = _job_policies()
+    # No step cache: Evaluate reads the registry's latest Approved version (the champion), which
+    # changes outside the step's inputs; a cached evaluation.json would compare a new model
+    # against a champion that is no longer the approved one.
+    _, retries = _job_policies()
     step = ProcessingStep(
         name=STEP_EVALUATE,
         display_name="Price every model",
@@ -350,7 +353,6 @@ def evaluate_step(
         "cheapest by validation cost.",
         step_args=step_args,
         property_files=[report],
-        cache_config=cache,
         retry_policies=retries,
     )
     return step, report
@@ -425,8 +427,9 @@ def register_step(
 def check_step(
     evaluate: ProcessingStep, report: PropertyFile, params: Parameters, register: ModelStep
 ) -> ConditionStep:
-    """Register only when the best model beats the trivial policies, passes the checks and
-    costs at most MaxCostPerDecision; otherwise fail with evaluation.json's verdict."""
+    """Register only when the best model beats the trivial policies, passes the checks,
+    costs at most MaxCostPerDecision and beats the champion as ChampionPolicy asks; otherwise
+    fail with evaluation.json's verdict (which names every condition that failed)."""
     from sagemaker.core.workflow.conditions import ConditionEquals, ConditionLessThanOrEqualTo
     from sagemaker.core.workflow.functions import Join
     from sagemaker.mlops.workflow.condition_step import ConditionStep
@@ -451,6 +454,8 @@ def check_step(
                 left=_report_value(evaluate, report, "best.expected_cost"),
                 right=params["MaxCostPerDecision"],
             ),
+            # Evaluate priced the group's latest Approved version and applied ChampionPolicy.
+            ConditionEquals(left=_report_value(evaluate, report, "champion.passed"), right=True),
         ],
         if_steps=[register],
         else_steps=[fail],

@@ -40,7 +40,7 @@ from pipeline.definition.expressions import (
 from pipeline.definition.graph import all_steps, check_graph, dependencies
 from pipeline.definition.parameters import resolve_parameters
 from pipeline.errors import UsageError
-from pipeline.home import bucket_folder, job_folder
+from pipeline.home import bucket_folder, database_path, job_folder
 from pipeline.local.bucket import LocalBucket
 from pipeline.local.jobs import (
     JobContext,
@@ -59,6 +59,7 @@ from pipeline.local.store import (
     SUCCEEDED,
     ExecutionStore,
 )
+from steps.champion import LOCAL_BUCKET_VARIABLE, LOCAL_REGISTRY_VARIABLE
 from steps.data import file_digest
 
 LOCAL_ACCOUNT = "000000000000"
@@ -403,7 +404,9 @@ class LocalExecutor:
             try:
                 try:
                     if step["Type"] == "Processing":
-                        properties = run_processing_job(arguments, self.bucket, context)
+                        properties = run_processing_job(
+                            arguments, self.bucket, context, self._local_services()
+                        )
                     else:
                         properties = run_training_job(arguments, self.bucket, context)
                     clean_job_folder(context)
@@ -419,6 +422,14 @@ class LocalExecutor:
                     raise
                 if self.stop_event.wait(delay * self.retry_interval_scale):
                     raise JobStoppedError() from None
+
+    def _local_services(self) -> dict[str, str]:
+        """What a processing job reads instead of SageMaker and S3: the local registry's
+        database and the local bucket's folder (``steps/champion.py``)."""
+        return {
+            LOCAL_REGISTRY_VARIABLE: str(database_path(self.home)),
+            LOCAL_BUCKET_VARIABLE: str(bucket_folder(self.home)),
+        }
 
     def _context(self, run: _Run, step: dict[str, Any], attempt: int, threads: int) -> JobContext:
         suffix = secrets.token_hex(4)

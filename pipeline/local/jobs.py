@@ -235,7 +235,10 @@ def _reason_line(lines: list[str]) -> str:
 
 
 def run_processing_job(
-    arguments: dict[str, Any], bucket: LocalBucket, context: JobContext
+    arguments: dict[str, Any],
+    bucket: LocalBucket,
+    context: JobContext,
+    local_environment: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run a CreateProcessingJob request; returns its DescribeProcessingJob-like properties."""
     for item in arguments.get("ProcessingInputs", []):
@@ -249,6 +252,9 @@ def run_processing_job(
     (config_dir / "processingjobconfig.json").write_text(json.dumps(arguments, indent=1))
     command = _processing_command(arguments["AppSpecification"], context)
     environment = _job_environment(arguments.get("Environment", {}), context)
+    # What stands in for the AWS APIs a job calls (Evaluate's champion lookup): not part of the
+    # request, so it never enters the step's cache key.
+    environment.update(local_environment or {})
     max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     run_process(command, environment, context, max_runtime)
     for item in outputs:

@@ -277,6 +277,23 @@ def cost_table(evaluation: dict[str, Any]) -> str:
             f'<td class="num">{money(validation_cost)}</td><td class="num">{money(test_cost)}'
             '</td><td colspan="8">trivial policy</td></tr>'
         )
+    champion = evaluation.get("champion") or {}
+    if champion.get("version") is not None:
+        test = champion.get("test") or {}
+        confusion = test.get("confusion") or {}
+        low, high = champion.get("difference_ci") or (None, None)
+        rows.append(
+            f'<tr class="policy"><td colspan="2">approved version {esc(champion["version"])} '
+            f"(champion, {esc(champion.get('name'))})</td>"
+            f'<td class="num">{esc(_threshold_text(champion.get("thresholds") or {}))}</td>'
+            # The tuning column holds the candidates' tuning costs; the champion has none.
+            "<td>-</td>"
+            f'<td class="num">{money(test.get("expected_cost"))}</td><td>-</td><td>-</td>'
+            f'<td class="num">{esc(confusion.get("fn", "-"))}</td>'
+            f'<td class="num">{esc(confusion.get("fp", "-"))}</td>'
+            f'<td colspan="4">challenger minus champion {champion["difference"]:+,.2f} '
+            f"[{low:+,.2f}, {high:+,.2f}] on the same test rows</td></tr>"
+        )
     best_info = evaluation.get("best") or {}
     summary = ""
     if best_info:

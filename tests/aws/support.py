@@ -172,7 +172,9 @@ def wait_for_execution(sfn: Any, arn: str, seconds: float = 20.0) -> dict[str, A
         time.sleep(0.05)
 
 
-def evaluation_report(beats_baseline: bool, expected_cost: float, verdict: str) -> str:
+def evaluation_report(
+    beats_baseline: bool, expected_cost: float, verdict: str, champion_passed: bool = True
+) -> str:
     """An evaluation.json with the fields the condition and the registration read."""
     metadata = {
         "threshold": "0.031",
@@ -195,5 +197,6 @@ def evaluation_report(beats_baseline: bool, expected_cost: float, verdict: str) 
                 "metadata": metadata,
             },
             "checks": {"passed": True},
+            "champion": {"passed": champion_passed, "verdict": verdict},
         }
     )

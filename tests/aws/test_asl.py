@@ -250,6 +250,7 @@ def test_condition_is_a_choice_on_the_property_file(machine):
             "Variable": f"{report}.best.expected_cost",
             "NumericLessThanEqualsPath": "$.parameters.MaxCostPerDecision",
         },
+        {"Variable": f"{report}.champion.passed", "BooleanEquals": True},
     ]
 
 

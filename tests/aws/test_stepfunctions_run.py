@@ -108,14 +108,28 @@ def test_cheap_enough_model_is_registered(emulated):
 
 
 @pytest.mark.parametrize(
-    ("beats_baseline", "cost", "verdict"),
-    [(True, 7.5, "too dear: 7.5 > 5"), (False, 1.0, "no better than calling all positive")],
+    ("beats_baseline", "cost", "verdict", "champion_passed"),
+    [
+        (True, 7.5, "too dear: 7.5 > 5", True),
+        (False, 1.0, "no better than calling all positive", True),
+        # Only the champion blocks: the Choice state's last rule.
+        (
+            True,
+            1.0,
+            "fn20-fp1 costs 1.00 per decision on test against 0.90 for approved version 4 "
+            "(difference +0.10 [-0.02, +0.20])",
+            False,
+        ),
+    ],
 )
-def test_otherwise_the_execution_fails_with_the_verdict(emulated, beats_baseline, cost, verdict):
+def test_otherwise_the_execution_fails_with_the_verdict(
+    emulated, beats_baseline, cost, verdict, champion_passed
+):
     sfn, s3, sm, arn, group = emulated
-    report = evaluation_report(beats_baseline, cost, verdict)
+    report = evaluation_report(beats_baseline, cost, verdict, champion_passed)
     parameters = {"MaxCostPerDecision": 5.0, "ModelPackageGroupName": group}
-    execution = _run(sfn, s3, arn, f"dear-{int(beats_baseline)}", report, parameters)
+    name = f"dear-{int(beats_baseline)}-{int(champion_passed)}"
+    execution = _run(sfn, s3, arn, name, report, parameters)
     assert (execution["status"], execution["error"], execution["cause"]) == (
         "FAILED",
         "NothingRegistered",
