@@ -8,10 +8,11 @@ data gets the same answer on SageMaker).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -196,12 +197,11 @@ def _open_text(path: Path, compression: str | None) -> Any:
     return open(path, encoding="utf-8", newline="")
 
 
-def sniff_delimiter(path: Path, compression: str | None = None) -> str:
-    """The delimiter of a CSV file's first lines among comma, semicolon, tab and pipe (Python's
-    ``csv.Sniffer``); comma when they do not tell (one column, or no consistent candidate)."""
+@contextlib.contextmanager
+def _text_errors(path: Path) -> Iterator[None]:
+    """Reading a file as text: a decoding or reading error becomes one line naming the file."""
     try:
-        with _open_text(path, compression) as handle:
-            sample = handle.read(_SNIFF_BYTES)
+        yield
     except UnicodeDecodeError as error:
         raise InputError(
             f"data file '{path.name}' is not UTF-8 text (byte {error.object[error.start]:#04x} "
@@ -211,6 +211,13 @@ def sniff_delimiter(path: Path, compression: str | None = None) -> str:
         raise InputError(
             f"data file '{path.name}' could not be read ({error}): check the file"
         ) from None
+
+
+def sniff_delimiter(path: Path, compression: str | None = None) -> str:
+    """The delimiter of a CSV file's first lines among comma, semicolon, tab and pipe (Python's
+    ``csv.Sniffer``); comma when they do not tell (one column, or no consistent candidate)."""
+    with _text_errors(path), _open_text(path, compression) as handle:
+        sample = handle.read(_SNIFF_BYTES)
     lines = sample.splitlines(keepends=True)
     # Whole lines only (the last one read may be cut short), at most _SNIFF_LINES of them.
     complete = lines[:-1] if len(lines) > 1 and len(sample) == _SNIFF_BYTES else lines
@@ -256,18 +263,9 @@ def _read_csv(path: Path, compression: str | None, delimiter: str = ",") -> pd.D
 
 def _csv_header(path: Path, compression: str | None, delimiter: str = ",") -> list[str]:
     try:
-        with _open_text(path, compression) as handle:
+        with _text_errors(path), _open_text(path, compression) as handle:
             # The reader, not one line: a quoted column name may hold a line break.
             row = next(csv.reader(handle, delimiter=delimiter), [])
-    except UnicodeDecodeError as error:
-        raise InputError(
-            f"data file '{path.name}' is not UTF-8 text (byte {error.object[error.start]:#04x} "
-            f"at offset {error.start}): save it as UTF-8"
-        ) from None
-    except (OSError, EOFError) as error:
-        raise InputError(
-            f"data file '{path.name}' could not be read ({error}): check the file"
-        ) from None
     except csv.Error:
         return []  # pandas reports the malformed file with its row
     return [name.strip() for name in row]

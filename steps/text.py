@@ -95,13 +95,7 @@ def _counter() -> Any:
     """Raw term counts with SETTINGS: the vocabulary and frequencies to choose terms from."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    return CountVectorizer(
-        lowercase=SETTINGS["lowercase"],
-        token_pattern=SETTINGS["token_pattern"],
-        stop_words=SETTINGS["stop_words"],
-        ngram_range=tuple(SETTINGS["ngram_range"]),
-        min_df=SETTINGS["min_df"],
-    )
+    return CountVectorizer(**_tokens(), min_df=SETTINGS["min_df"])
 
 
 def _tfidf(vocabulary: list[str]) -> Any:
@@ -109,13 +103,18 @@ def _tfidf(vocabulary: list[str]) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
-        lowercase=SETTINGS["lowercase"],
-        token_pattern=SETTINGS["token_pattern"],
-        stop_words=SETTINGS["stop_words"],
-        ngram_range=tuple(SETTINGS["ngram_range"]),
-        sublinear_tf=SETTINGS["sublinear_tf"],
-        vocabulary=vocabulary,
+        **_tokens(), sublinear_tf=SETTINGS["sublinear_tf"], vocabulary=vocabulary
     )
+
+
+def _tokens() -> dict[str, Any]:
+    """How both vectorizers split text into terms: the same SETTINGS, so the same terms."""
+    return {
+        "lowercase": SETTINGS["lowercase"],
+        "token_pattern": SETTINGS["token_pattern"],
+        "stop_words": SETTINGS["stop_words"],
+        "ngram_range": tuple(SETTINGS["ngram_range"]),
+    }
 
 
 def text_feature_names(state: dict[str, Any]) -> list[str]:

@@ -57,6 +57,20 @@ def endpoint_name_for(package: dict[str, Any]) -> str:
     return re.sub(r"[^a-zA-Z0-9-]", "-", base)[:63].strip("-")
 
 
+def approved_package(
+    sm: Any, package_arn: str, allow_unapproved: bool
+) -> tuple[dict[str, Any], str | None]:
+    """The package and its approval status; refused unless Approved (or ``allow_unapproved``)."""
+    package = sm.describe_model_package(ModelPackageName=package_arn)
+    status = package.get("ModelApprovalStatus")
+    if status != APPROVED and not allow_unapproved:
+        raise InputError(
+            f"model package {package_arn} is {status}, not Approved: approve it (costpipe "
+            "registry approve --target sagemaker) or pass --allow-unapproved"
+        )
+    return package, status
+
+
 def create_model(sm: Any, package_arn: str, role_arn: str, name: str) -> None:
     """A SageMaker Model of the package (its image, artifact and Environment), naming the
     package to the handlers so that every answer says which version made it."""
@@ -81,13 +95,7 @@ def deploy(
     timeout_seconds: float = 3600.0,
 ) -> dict[str, Any]:
     """Create the model, endpoint config and endpoint; return their names and the status."""
-    package = sm.describe_model_package(ModelPackageName=package_arn)
-    status = package.get("ModelApprovalStatus")
-    if status != APPROVED and not allow_unapproved:
-        raise InputError(
-            f"model package {package_arn} is {status}, not Approved: approve it (costpipe "
-            "registry approve --target sagemaker) or pass --allow-unapproved"
-        )
+    package, status = approved_package(sm, package_arn, allow_unapproved)
     name = endpoint_name or endpoint_name_for(package)
     create_model(sm, package_arn, role_arn, name)
     sm.create_endpoint_config(
@@ -243,13 +251,7 @@ def batch_transform(
     content_type = batch_content_type(input_uri)
     if not output_uri.startswith("s3://"):
         raise InputError(f"--out '{output_uri}' is not an s3:// prefix: batch output goes to S3")
-    package = sm.describe_model_package(ModelPackageName=package_arn)
-    status = package.get("ModelApprovalStatus")
-    if status != APPROVED and not allow_unapproved:
-        raise InputError(
-            f"model package {package_arn} is {status}, not Approved: approve it (costpipe "
-            "registry approve --target sagemaker) or pass --allow-unapproved"
-        )
+    package, status = approved_package(sm, package_arn, allow_unapproved)
     name = job_name or f"{endpoint_name_for(package)}-{int(time.time())}"
     create_model(sm, package_arn, role_arn, name)
     sm.create_transform_job(
