@@ -266,3 +266,61 @@ def test_a_relative_home_works_from_the_flag_and_the_environment(
     assert main(["run", "--config", config.name, "--json", "--no-report"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "Succeeded"
     assert (tmp_path / ".costpipe" / "costpipe.db").is_file()
+
+
+#: sagemaker-containers 2.8.6's ``_modules.prepare``: what the container writes beside a source
+#: bundle without setup.py before it runs ``python -m pip install .`` in /opt/ml/code (training,
+#: ``run_module``; serving, ``_server.start``), copied verbatim.
+PREPARED_SETUP = """
+from setuptools import setup
+setup(packages=[''],
+      name="%s",
+      version='1.0.0',
+      include_package_data=True)
+"""
+PREPARED_CFG = "\n[wheel]\nuniversal = 1\n"
+PREPARED_MANIFEST = (
+    "\nrecursive-include . *\nrecursive-exclude . __pycache__*\nrecursive-exclude . *.pyc\n"
+    "recursive-exclude . *.pyo\n"
+)
+
+
+@pytest.mark.parametrize("module", ["steps.train", "steps.inference"])
+def test_the_containers_install_step_succeeds_on_the_source_bundle(tmp_path, module):
+    """The container pip-installs the bundle before it runs the training or serving module;
+    with its generated setup.py that must succeed, offline, with the image's Python."""
+    from tests.external import missing_tool
+
+    python = os.environ.get("COSTPIPE_CONTAINER_PYTHON")
+    if not python:
+        missing_tool("COSTPIPE_CONTAINER_PYTHON is not set (see README, Container parity)")
+    code = tmp_path / "code"
+    code.mkdir()
+    with tarfile.open(
+        fileobj=io.BytesIO(CodeBundle.from_directory().sourcedir_archive()), mode="r:gz"
+    ) as tar:
+        tar.extractall(code, filter="data")
+    (code / "setup.py").write_text(PREPARED_SETUP % module)
+    (code / "setup.cfg").write_text(PREPARED_CFG)
+    (code / "MANIFEST.in").write_text(PREPARED_MANIFEST)
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            ".",
+            "--target",
+            str(site),
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+        ],
+        cwd=code,
+        capture_output=True,
+        text=True,
+    )
+    assert install.returncode == 0, install.stderr
+    assert (site / "steps" / f"{module.split('.')[1]}.py").is_file()
