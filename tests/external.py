@@ -20,3 +20,20 @@ def missing_tool(message: str) -> NoReturn:
     if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+#: The container-parity interpreter: Python 3.10 with the stock image's pins.
+CONTAINER_PYTHON_VARIABLE = "COSTPIPE_CONTAINER_PYTHON"
+
+
+def container_python() -> str:
+    """The container-parity interpreter named by ``COSTPIPE_CONTAINER_PYTHON``; a missing one
+    skips (fails under CI) with how to build it."""
+    python = os.environ.get(CONTAINER_PYTHON_VARIABLE, "")
+    if not python:
+        missing_tool(
+            f"{CONTAINER_PYTHON_VARIABLE} is not set: build the container-parity interpreter "
+            "(python3.10 -m venv .venv-container; .venv-container/bin/pip install -r "
+            "infra/container-requirements.txt; see README, Container parity)"
+        )
+    return python

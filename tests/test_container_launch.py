@@ -289,11 +289,9 @@ PREPARED_MANIFEST = (
 def test_the_containers_install_step_succeeds_on_the_source_bundle(tmp_path, module):
     """The container pip-installs the bundle before it runs the training or serving module;
     with its generated setup.py that must succeed, offline, with the image's Python."""
-    from tests.external import missing_tool
+    from tests.external import container_python
 
-    python = os.environ.get("COSTPIPE_CONTAINER_PYTHON")
-    if not python:
-        missing_tool("COSTPIPE_CONTAINER_PYTHON is not set (see README, Container parity)")
+    python = container_python()
     code = tmp_path / "code"
     code.mkdir()
     with tarfile.open(

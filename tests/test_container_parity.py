@@ -10,7 +10,6 @@ Each example runs twice in fresh homes: once with this interpreter and once with
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tarfile
 from dataclasses import replace
@@ -24,6 +23,7 @@ from pipeline.examples import example_config
 from pipeline.home import BUCKET_FOLDER
 from pipeline.local.bucket import LocalBucket
 from pipeline.runner import run_locally
+from tests import external
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +36,7 @@ CONTAINER = {"python": "3.10", "xgboost": "3.0.5"}
 
 @pytest.fixture(scope="module")
 def container_python() -> str:
-    python = os.environ.get("COSTPIPE_CONTAINER_PYTHON")
-    if not python:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must set COSTPIPE_CONTAINER_PYTHON to the .venv-container interpreter")
-        pytest.skip("COSTPIPE_CONTAINER_PYTHON is not set (see README, Container parity)")
+    python = external.container_python()
     versions = subprocess.run(
         [python, "-c", "import sys, xgboost; print(sys.version.split()[0], xgboost.__version__)"],
         capture_output=True,

@@ -45,7 +45,7 @@ from pipeline.local.bucket import LocalBucket
 from steps.artifact import open_artifact
 from steps.decision import DecisionModel
 from tests.conftest import fast_config
-from tests.external import missing_tool
+from tests.external import container_python
 
 pytestmark = pytest.mark.slow
 
@@ -387,16 +387,6 @@ body = open(body_file, "rb").read()
 reply = worker.invoke({"Content-Type": "text/csv", "Accept": "application/json"}, body)
 print(json.dumps({"status": reply.status, "body": reply.body.decode(), "python": sys.version}))
 """
-
-
-def container_python() -> str:
-    python = os.environ.get("COSTPIPE_CONTAINER_PYTHON", "")
-    if not python:
-        missing_tool(
-            "COSTPIPE_CONTAINER_PYTHON is not set: build the container-parity interpreter "
-            "(python3.10 -m venv .venv-container; pip install -r infra/container-requirements.txt)"
-        )
-    return python
 
 
 def test_the_container_handlers_replay_the_priced_test_split(replay, tmp_path):
