@@ -231,14 +231,23 @@ def _weight_text(value: float) -> str:
 
 
 BOOSTERS = ("tree", "linear")
+#: How a setting weights rows: ``costs`` (the default): with per-row costs each row's weight is
+#: its own cost of a wrong decision, scaled by the setting's class weights (with constant costs
+#: the class weights alone); ``flat``: the class weights alone, even with per-row costs (a
+#: plain model whose scores the per-row rule then prices).
+WEIGHTINGS = ("costs", "flat")
+FLAT = "flat"
 
 
 @dataclass(frozen=True)
 class CostSetting:
-    """One candidate model: a training weight pair of the asymmetric loss and a booster.
+    """One candidate model: a training weight pair of the asymmetric loss, a booster and how
+    rows are weighted.
 
     ``booster`` is ``"tree"`` (gradient-boosted trees) or ``"linear"`` (XGBoost's linear
-    booster on standardised, one-hot encoded features). Tree settings keep the plain names.
+    booster on standardised, one-hot encoded features). ``weighting`` is ``"costs"`` or
+    ``"flat"`` (see ``WEIGHTINGS``; ``flat`` needs per-row costs). Tree settings weighted by
+    costs keep the plain names.
 
     Examples
     --------
@@ -250,11 +259,15 @@ class CostSetting:
     >>> linear = CostSetting.parse("1:1:linear")
     >>> linear.name, linear.step_name, linear.text
     ('linear-fn1-fp1', 'TrainLinearFn1Fp1', '1:1:linear')
+    >>> flat = CostSetting.parse("1:1:linear:flat")
+    >>> flat.name, flat.step_name, flat.text
+    ('linear-flat-fn1-fp1', 'TrainLinearFlatFn1Fp1', '1:1:linear:flat')
     """
 
     fn_weight: float
     fp_weight: float
     booster: str = "tree"
+    weighting: str = "costs"
 
     def __post_init__(self) -> None:
         for field in ("fn_weight", "fp_weight"):
@@ -269,62 +282,87 @@ class CostSetting:
             raise InputError(
                 f"cost setting booster is {self.booster!r}: give one of {', '.join(BOOSTERS)}"
             )
+        if self.weighting not in WEIGHTINGS:
+            raise InputError(
+                f"cost setting weighting is {self.weighting!r}: give one of {', '.join(WEIGHTINGS)}"
+            )
 
     @classmethod
     def parse(cls, text: str) -> CostSetting:
-        """Parse ``"fn_weight:fp_weight"`` (trees) or ``"fn_weight:fp_weight:booster"``."""
+        """Parse ``"fn_weight:fp_weight"`` (trees) with optional ``:linear`` and ``:flat``."""
         parts = [part.strip() for part in text.strip().split(":")]
-        if len(parts) not in (2, 3):
+        if not 2 <= len(parts) <= 4:
             raise InputError(
-                f"cost setting {text!r} is not fn_weight:fp_weight[:booster]: write e.g. 200:1 "
-                "or 1:1:linear"
+                f"cost setting {text!r} is not fn_weight:fp_weight[:booster][:flat]: write e.g. "
+                "200:1, 1:1:linear or 1:1:flat"
             )
-        booster = parts[2] if len(parts) == 3 else "tree"
-        if booster not in BOOSTERS:
-            raise InputError(
-                f"cost setting {text!r} names booster {booster!r}: use one of "
-                f"{', '.join(BOOSTERS)}, e.g. 1:1:linear"
-            )
+        keywords = parts[2:]
+        known = (*BOOSTERS, FLAT)
+        for keyword in keywords:
+            if keyword not in known:
+                raise InputError(
+                    f"cost setting {text!r} names {keyword!r}: after the weights write a booster "
+                    f"({', '.join(BOOSTERS)}) and/or {FLAT}, e.g. 1:1:linear or 1:1:flat"
+                )
+        boosters = [keyword for keyword in keywords if keyword in BOOSTERS]
+        if len(boosters) > 1 or keywords.count(FLAT) > 1:
+            raise InputError(f"cost setting {text!r} names a booster or {FLAT} twice")
         try:
             fn_weight, fp_weight = (float(part) for part in parts[:2])
         except ValueError:
             raise InputError(
                 f"cost setting {text!r} is not two numbers: write fn_weight:fp_weight, e.g. 200:1"
             ) from None
-        return cls(fn_weight=fn_weight, fp_weight=fp_weight, booster=booster)
+        return cls(
+            fn_weight=fn_weight,
+            fp_weight=fp_weight,
+            booster=boosters[0] if boosters else "tree",
+            weighting=FLAT if FLAT in keywords else "costs",
+        )
+
+    @property
+    def flat(self) -> bool:
+        return self.weighting == FLAT
 
     @property
     def ratio(self) -> float:
         return self.fn_weight / self.fp_weight
 
     @property
-    def sort_key(self) -> tuple[bool, float]:
+    def sort_key(self) -> tuple[bool, bool, float]:
         """Where the setting goes in grids and tables (see ``setting_sort_key``)."""
         return setting_sort_key(self.as_dict())
 
     @property
     def text(self) -> str:
-        """The setting as written on the command line: ``200:1``, ``1:1:linear``."""
+        """The setting as written on the command line: ``200:1``, ``1:1:linear:flat``."""
         return setting_text(self.as_dict())
 
     @property
     def name(self) -> str:
         weights = f"fn{_weight_text(self.fn_weight)}-fp{_weight_text(self.fp_weight)}"
-        return weights if self.booster == "tree" else f"{self.booster}-{weights}"
+        kinds = ([] if self.booster == "tree" else [self.booster]) + ([FLAT] if self.flat else [])
+        return "-".join([*kinds, weights])
 
     @property
     def step_name(self) -> str:
         """Pipeline step name: letters and digits only, '.' written as 'p'."""
         kind = "" if self.booster == "tree" else self.booster.capitalize()
+        kind += "Flat" if self.flat else ""
         text = f"Train{kind}Fn{_weight_text(self.fn_weight)}Fp{_weight_text(self.fp_weight)}"
         return re.sub(r"[^A-Za-z0-9]", "", text.replace(".", "p"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The setting's JSON; ``weighting`` only when flat, so settings weighted by costs read
+        as they always have."""
+        values: dict[str, Any] = {
             "fn_weight": _plain(self.fn_weight),
             "fp_weight": _plain(self.fp_weight),
             "booster": self.booster,
         }
+        if self.flat:
+            values["weighting"] = FLAT
+        return values
 
 
 def weights_text(setting: Mapping[str, Any]) -> str:
@@ -334,16 +372,21 @@ def weights_text(setting: Mapping[str, Any]) -> str:
 
 def setting_text(setting: Mapping[str, Any]) -> str:
     """A setting's JSON (``{"fn_weight": 1, "fp_weight": 1, "booster": "linear"}``) as
-    written on the command line (``1:1:linear``); no booster means trees."""
-    weights = weights_text(setting)
-    booster = setting.get("booster", "tree")
-    return weights if booster == "tree" else f"{weights}:{booster}"
+    written on the command line (``1:1:linear``); no booster means trees, no weighting costs."""
+    parts = [weights_text(setting)]
+    if setting.get("booster", "tree") != "tree":
+        parts.append(setting["booster"])
+    if setting.get("weighting", "costs") == FLAT:
+        parts.append(FLAT)
+    return ":".join(parts)
 
 
-def setting_sort_key(setting: Mapping[str, Any]) -> tuple[bool, float]:
-    """Order of settings in tables: trees first, then linear, each by fn_weight / fp_weight."""
+def setting_sort_key(setting: Mapping[str, Any]) -> tuple[bool, bool, float]:
+    """Order of settings in tables: trees first, then linear; flat ones first within each;
+    then by fn_weight / fp_weight."""
     ratio = float(setting["fn_weight"]) / float(setting["fp_weight"])
-    return setting.get("booster", "tree") != "tree", ratio
+    flat = setting.get("weighting", "costs") == FLAT
+    return setting.get("booster", "tree") != "tree", not flat, ratio
 
 
 def _plain(value: float) -> float:
@@ -395,6 +438,19 @@ def default_cost_settings(matrix: CostMatrix, limit: int = 8) -> list[CostSettin
         if setting not in settings and len(settings) < limit:
             settings.append(setting)
     return sorted(settings, key=lambda setting: setting.sort_key)
+
+
+def default_row_cost_settings() -> list[CostSetting]:
+    """The grid trained under per-row costs when the user names none.
+
+    With per-row costs each row already carries its own cost of error, so the grid is centred
+    on 1:1 instead of a matrix ratio: trees with flat weights (a plain model, which the per-row
+    rule prices; on empulse's bank and credit data the plain model priced per row was the
+    cheapest, see the README's Results), trees weighted by each row's costs at 1:1 and
+    sqrt(10) either way, and the linear booster flat and weighted at 1:1.
+    """
+    texts = ("1:1:flat", "1:1", "1:3.2", "3.2:1", "1:1:linear:flat", "1:1:linear")
+    return sorted((CostSetting.parse(text) for text in texts), key=lambda setting: setting.sort_key)
 
 
 def _setting_for_ratio(ratio: float) -> CostSetting:

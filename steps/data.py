@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from steps.cost_expressions import COST_COLUMN_PREFIX
 from steps.errors import InputError
 from steps.options import AUTO
 
@@ -530,6 +531,12 @@ def _features(
         raise InputError(
             f"the data has a column named '{ROW_COLUMN}', which costpipe reserves for row "
             "positions: rename that column"
+        )
+    reserved = [name for name in columns if name.startswith(COST_COLUMN_PREFIX)]
+    if reserved:
+        raise InputError(
+            f"the data has a column named '{reserved[0]}': names starting with "
+            f"'{COST_COLUMN_PREFIX}' are reserved for each row's costs; rename that column"
         )
     declared = spec.declared_categorical
     for role, names in (

@@ -24,6 +24,14 @@ import numpy as np
 import pandas as pd
 
 from steps.checks import DEFAULT_SAMPLES, DEFAULT_THRESHOLD_IMBALANCE, multilabel_imbalance_check
+from steps.cost_expressions import (
+    OUTCOMES,
+    CostSpec,
+    cost_frame,
+    label_cost_specs,
+    parse_label_costs,
+    summary,
+)
 from steps.data import (
     ROW_COLUMN,
     PreparedTable,
@@ -46,6 +54,8 @@ PROCESSING_ROOT = Path("/opt/ml/processing")
 #: Fewest positives per label in the training split (Amazon Comprehend's guideline).
 MIN_LABEL_COUNT = 10
 SPLITS = ("train", "validation", "test")
+#: The cost matrix entries when none are given (a miss and a false alarm cost the same).
+COST_DEFAULTS = {"tp": "0", "fp": "1", "fn": "1", "tn": "0"}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -91,6 +101,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=MIN_LABEL_COUNT,
         help="fewest positives a label needs in the training split",
     )
+    for outcome, default in COST_DEFAULTS.items():
+        parser.add_argument(
+            f"--cost-{outcome}",
+            default=default,
+            help="money per decision: a number, a column or arithmetic of them (0.75 * amount)",
+        )
+    parser.add_argument(
+        "--label-costs",
+        default="",
+        help='per-label cost overrides as JSON, e.g. {"threat": {"fn": "2 * amount"}}',
+    )
     parser.add_argument("--threshold-imbalance", type=float, default=DEFAULT_THRESHOLD_IMBALANCE)
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--seed", type=int, default=0)
@@ -130,17 +151,60 @@ def default_test_data(args: argparse.Namespace) -> Path | None:
 
 
 def split_frame(
-    features: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, schema: dict[str, Any]
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    schema: dict[str, Any],
+    costs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Features, the 0/1 label columns and each row's position in its source file.
+    """Features, the 0/1 label columns, each row's costs (per-row costs only) and each row's
+    position in its source file.
 
     The position (``ROW_COLUMN``) lets cross-validation keep an oversampled row and its
     copies in one fold, and lets reports trace a decision back to the input.
     """
-    frame = features.reset_index(drop=True)
-    frame = pd.concat([frame, label_frame(labels, schema)], axis=1)
+    parts = [features.reset_index(drop=True), label_frame(labels, schema)]
+    if costs is not None:
+        parts.append(costs.reset_index(drop=True))
+    frame = pd.concat(parts, axis=1)
     frame[ROW_COLUMN] = np.asarray(rows, dtype=np.int64)
     return frame
+
+
+def cost_specs(args: argparse.Namespace, labels: list[str]) -> dict[str, CostSpec]:
+    """Each label's cost entries from the arguments (numbers, columns or expressions)."""
+    default = {outcome: getattr(args, f"cost_{outcome}") for outcome in OUTCOMES}
+    return label_cost_specs(default, parse_label_costs(args.label_costs), labels)
+
+
+def costs_record(
+    specs: dict[str, CostSpec], frames: dict[str, pd.DataFrame] | None = None
+) -> dict[str, Any]:
+    """profile.json's ``costs``: each label's entries as written, whether any reads columns,
+    the columns read and, for per-row costs, each split's summary of every entry."""
+    from steps.cost_expressions import costs_from_split
+
+    per_row = any(spec.per_row for spec in specs.values())
+    columns: list[str] = []
+    for spec in specs.values():
+        columns += [name for name in spec.columns if name not in columns]
+    record: dict[str, Any] = {
+        "per_row": per_row,
+        "entries": {label: spec.texts() for label, spec in specs.items()},
+        "columns": columns,
+    }
+    if per_row and frames is not None:
+        record["summary"] = {
+            split: {
+                label: {
+                    outcome: summary(getattr(costs_from_split(frame, label), outcome))
+                    for outcome in OUTCOMES
+                }
+                for label in specs
+            }
+            for split, frame in frames.items()
+        }
+    return record
 
 
 def _split_summary(labels: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -187,6 +251,8 @@ def build_splits(
     prepared: PreparedTable,
     test: PreparedTable | None,
     args: argparse.Namespace,
+    costs: pd.DataFrame | None = None,
+    test_costs: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The split frames (features, 0/1 label columns, row positions), oversampling only the
     training rows: the minority class to ``oversample_ratio`` for binary data, every rare
@@ -210,12 +276,18 @@ def build_splits(
             rows["train"], labels, args.oversample_min_count, seed=args.seed
         )
     frames = {
-        name: split_frame(prepared.features.iloc[index], labels[index], index, schema)
+        name: split_frame(
+            prepared.features.iloc[index],
+            labels[index],
+            index,
+            schema,
+            None if costs is None else costs.iloc[index],
+        )
         for name, index in rows.items()
     }
     if test is not None:
         frames["test"] = split_frame(
-            test.features, test.labels, np.arange(len(test.labels)), schema
+            test.features, test.labels, np.arange(len(test.labels)), schema, test_costs
         )
     return frames
 
@@ -227,9 +299,11 @@ def profile(
     frames: dict[str, pd.DataFrame],
     args: argparse.Namespace,
     read: dict[str, TableFile] | None = None,
+    costs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """profile.json: the data's digest and how it was read, the schema, the splits and the
-    class-imbalance check. ``read`` holds how the ``data`` (and ``test``) file were read."""
+    """profile.json: the data's digest and how it was read, the schema, the splits, the
+    class-imbalance check and the costs (``costs_record``). ``read`` holds how the ``data``
+    (and ``test``) file were read."""
     read = read or {}
     schema = prepared.schema
     names = schema["labels"]
@@ -263,6 +337,7 @@ def profile(
             for name, frame in frames.items()
         },
         "class_imbalance": imbalance,
+        "costs": costs,
         "warnings": warnings,
         "options": {
             "validation_fraction": args.validation_fraction,
@@ -308,20 +383,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     data_file = find_data_file(args.data)
     read = {"data": load_table(data_file, args.delimiter)}
     prepared = prepare_table(read["data"].frame, spec)
+    specs = cost_specs(args, prepared.schema["labels"])
+    per_row = any(cost.per_row for cost in specs.values())
+    # Per-row costs are computed from the file as read, so a column named by --drop still
+    # prices its rows; each row's costs ride along in the splits.
+    costs = cost_frame(read["data"].frame, specs) if per_row else None
     test_path = default_test_data(args)
     test = None
     test_file = None
+    test_costs = None
     if test_path is not None:
         test_file = find_data_file(test_path)
         read["test"] = load_table(test_file, args.delimiter)
         test = prepare_test_table(read["test"].frame, spec, prepared.schema)
-    frames = build_splits(prepared, test, args)
-    report = profile(data_file, test_file, prepared, frames, args, read)
+        test_costs = cost_frame(read["test"].frame, specs) if per_row else None
+    frames = build_splits(prepared, test, args, costs, test_costs)
+    record = costs_record(specs, frames)
+    report = profile(data_file, test_file, prepared, frames, args, read, record)
     write_outputs(frames, report, args.output)
     shares = ", ".join(f"{name} {len(frame)}" for name, frame in frames.items())
     print(f"preprocess: {report['data']['rows']} rows -> {shares}")
     for line in detected_lines(prepared.schema):
         print(line)
+    if per_row:
+        print(f"costs per row from: {', '.join(repr(name) for name in record['columns'])}")
     for warning in report["warnings"]:
         print(f"warning: {warning}")
 

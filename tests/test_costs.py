@@ -17,6 +17,7 @@ from steps.costs import (
     CostSetting,
     bootstrap_cost_interval,
     default_cost_settings,
+    default_row_cost_settings,
     parse_cost_settings,
     resample_counts,
     savings,
@@ -322,19 +323,44 @@ def test_setting_as_dict_writes_whole_weights_as_ints() -> None:
     }
 
 
-@pytest.mark.parametrize("text", ["200", "200:1:linear:x", "", "200;1", "200-1"])
+@pytest.mark.parametrize("text", ["200", "", "200;1", "200-1", "1:1:linear:flat:x"])
 def test_setting_parse_rejects_wrong_shape(text: str) -> None:
-    """Anything but two or three fields separated by ':' is rejected with examples."""
+    """Anything but two to four fields separated by ':' is rejected with examples."""
     with pytest.raises(
-        InputError, match=r"not fn_weight:fp_weight\[:booster\]: write e\.g\. 200:1 or 1:1:linear"
+        InputError,
+        match=r"not fn_weight:fp_weight\[:booster\]\[:flat\]: write e\.g\. 200:1, 1:1:linear or "
+        "1:1:flat",
     ):
         CostSetting.parse(text)
 
 
-@pytest.mark.parametrize("text", ["200:1:3", "200:1:gbtree", "200:1:"])
+@pytest.mark.parametrize("text", ["200:1:3", "200:1:gbtree", "200:1:", "200:1:linear:x"])
 def test_setting_parse_rejects_unknown_boosters(text: str) -> None:
-    with pytest.raises(InputError, match=r"names booster .*: use one of tree, linear"):
+    with pytest.raises(InputError, match=r"after the weights write a booster \(tree, linear\)"):
         CostSetting.parse(text)
+
+
+def test_flat_settings_have_their_own_names_and_keep_old_json() -> None:
+    """``:flat`` (per-row costs: class weights alone) names its own step; settings weighted by
+    costs keep the JSON they always had."""
+    flat = CostSetting.parse("1:1:flat")
+    assert (flat.name, flat.step_name, flat.text) == ("flat-fn1-fp1", "TrainFlatFn1Fp1", "1:1:flat")
+    assert flat.as_dict() == {
+        "fn_weight": 1,
+        "fp_weight": 1,
+        "booster": "tree",
+        "weighting": "flat",
+    }
+    assert CostSetting.parse("1:1:flat:linear") == CostSetting.parse("1:1:linear:flat")
+    assert "weighting" not in CostSetting.parse("1:1").as_dict()
+    with pytest.raises(InputError, match="names a booster or flat twice"):
+        CostSetting.parse("1:1:flat:flat")
+    with pytest.raises(InputError, match="names a booster or flat twice"):
+        CostSetting.parse("1:1:tree:linear")
+    # Flat before weighted within trees, trees before linear.
+    texts = [s.text for s in default_row_cost_settings()]
+    assert texts == ["1:1:flat", "1:3.2", "1:1", "3.2:1", "1:1:linear:flat", "1:1:linear"]
+    assert len({s.step_name for s in default_row_cost_settings()}) == 6
 
 
 def test_linear_settings_have_their_own_names() -> None:

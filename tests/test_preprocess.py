@@ -87,7 +87,21 @@ def test_breast_cancer_preprocess(tmp_path: Path, breast_cancer_frame: pd.DataFr
         assert called <= malignant
 
     profile = json.loads((output / "profile" / "profile.json").read_text())
-    assert set(profile) == {"data", "schema", "splits", "class_imbalance", "warnings", "options"}
+    assert set(profile) == {
+        "data",
+        "schema",
+        "splits",
+        "class_imbalance",
+        "costs",
+        "warnings",
+        "options",
+    }
+    # Constant costs (the defaults: a miss and a false alarm cost 1) add no cost columns.
+    assert profile["costs"] == {
+        "per_row": False,
+        "entries": {"M": {"tp": "0", "fp": "1", "fn": "1", "tn": "0"}},
+        "columns": [],
+    }
     assert profile["data"]["rows"] == 569
     assert profile["data"]["file"] == "breast-cancer.csv"
     assert profile["data"]["digest"] == "sha256:" + hashlib.sha256(data.read_bytes()).hexdigest()
@@ -122,3 +136,81 @@ def test_breast_cancer_preprocess(tmp_path: Path, breast_cancer_frame: pd.DataFr
         "delimiter": None,
     }
     assert sum(split["rows"] for split in profile["splits"].values()) == 569
+
+
+def _payments(rows: int = 200) -> pd.DataFrame:
+    """A fraud-like table: a miss costs the payment's amount, a review 5 either way."""
+    import numpy as np
+
+    rng = np.random.RandomState(4)
+    amount = np.round(rng.lognormal(4, 1, rows), 2)
+    return pd.DataFrame(
+        {
+            "hour": rng.randint(0, 24, rows),
+            "amount": amount,
+            "fraud": (rng.uniform(size=rows) < 0.2).astype(int),
+        }
+    )
+
+
+def test_per_row_costs_ride_along_in_the_splits(tmp_path: Path) -> None:
+    """Each split row carries its own four costs, computed from the file's columns (a dropped
+    column still prices its rows), and the profile records the entries and their summary."""
+    frame = _payments()
+    data = tmp_path / "payments.csv"
+    frame.to_csv(data, index=False)
+    output = tmp_path / "out"
+    result = run_preprocess(
+        data,
+        output,
+        *("--target", "fraud", "--drop", "amount", "--cost-tp", "5", "--cost-fp", "5"),
+        *("--cost-fn", "5 + 0.75 * amount", "--cost-tn", "0"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "costs per row from: 'amount'" in result.stdout
+    profile = json.loads((output / "profile" / "profile.json").read_text())
+    costs = profile["costs"]
+    assert costs["per_row"] is True and costs["columns"] == ["amount"]
+    assert costs["entries"] == {"1": {"tp": "5", "fp": "5", "fn": "5 + 0.75 * amount", "tn": "0"}}
+    for name in SPLITS:
+        split = pd.read_parquet(output / name / f"{name}.parquet")
+        assert "amount" not in split.columns  # dropped as a feature...
+        source = frame.iloc[split["__row__"].to_numpy()]
+        # ...but it priced every row: 5 + 0.75 * amount for a miss.
+        assert split["__cost:fn:1"].to_numpy() == pytest.approx(
+            5 + 0.75 * source["amount"].to_numpy()
+        )
+        assert (split["__cost:tp:1"] == 5).all() and (split["__cost:fp:1"] == 5).all()
+        assert (split["__cost:tn:1"] == 0).all()
+        fn_summary = costs["summary"][name]["1"]["fn"]
+        assert fn_summary["rows"] == len(split)
+        assert fn_summary["total"] == pytest.approx(split["__cost:fn:1"].sum())
+        assert fn_summary["quantiles"]["1"] == pytest.approx(split["__cost:fn:1"].max())
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ("--cost-fn", "0.75 * amount", "--cost-tp", "5"),
+            "error: costs make a missed positive cheaper than a caught positive in data row ",
+        ),
+        (("--cost-fn", "amount_eur"), "error: cost entry 'fn' reads column 'amount_eur'"),
+        (("--cost-fn", "__import__('os')"), "error: cost entry 'fn' = \"__import__('os')\""),
+        (("--cost-fn", "-5"), "error: cost matrix says a missed positive (fn=-5) is cheaper"),
+    ],
+)
+def test_bad_costs_exit_2_naming_the_row_and_write_nothing(tmp_path: Path, options, message):
+    frame = _payments()
+    frame.loc[7, "amount"] = 2.0  # 0.75 * 2 = 1.5 < 5: the first row where a miss is cheaper
+    data = tmp_path / "payments.csv"
+    frame.to_csv(data, index=False)
+    output = tmp_path / "out"
+    result = run_preprocess(data, output, "--target", "fraud", *options)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+    if "data row" in message:  # the first row where 0.75 * amount < 5, counted from 1
+        first = int((0.75 * frame["amount"] < 5).to_numpy().argmax()) + 1
+        assert lines[0].startswith(f"{message}{first}: fn = 0.75 * amount = "), lines
+    assert not output.exists() or [p for p in output.rglob("*") if p.is_file()] == []
