@@ -16,6 +16,7 @@ from pipeline.errors import UsageError
 from pipeline.options import (
     APPROVAL_STATUSES,
     BY_KEY,
+    COST,
     DEFAULT_XGBOOST_CONTAINER,
     LABEL_COSTS,
     NO_COST_LIMIT,
@@ -29,11 +30,13 @@ from pipeline.options import (
     Option,
     section_options,
 )
+from steps.cost_expressions import OUTCOMES, CostSpec
 from steps.costs import (
     CostMatrix,
     CostSetting,
     InputError,
     default_cost_settings,
+    default_row_cost_settings,
     parse_cost_settings,
     validate_cost_settings,
 )
@@ -70,11 +73,14 @@ def _section_class(section: str, doc: str) -> type:
         NUMBER: "float",
         TEXT_LIST: "tuple[str, ...]",
         SETTINGS: "tuple[str, ...]",
+        COST: "float | str",
     }
     specs: list[tuple[str, str, Any]] = []
     for option in section_options(section):
         if option.kind == LABEL_COSTS:
-            specs.append((option.name, "dict[str, dict[str, float]]", field(default_factory=dict)))
+            specs.append(
+                (option.name, "dict[str, dict[str, float | str]]", field(default_factory=dict))
+            )
         elif option.default is None:
             specs.append((option.name, annotations[option.kind] + " | None", field(default=None)))
         else:
@@ -110,22 +116,48 @@ class Config:
 
     @property
     def label_costs_json(self) -> str:
-        """Per-label cost overrides as the JSON the Evaluate job reads ("" for none)."""
+        """Per-label cost overrides as the JSON the Preprocess job reads ("" for none)."""
         import json
 
         return json.dumps(self.costs.labels, sort_keys=True) if self.costs.labels else ""
 
     @property
-    def cost_matrix(self) -> CostMatrix:
+    def cost_spec(self) -> CostSpec:
+        """The cost entries (numbers, columns or formulas), parsed."""
         try:
-            return CostMatrix(**{k: getattr(self.costs, k) for k in ("tp", "fp", "fn", "tn")})
+            return CostSpec.parse({k: getattr(self.costs, k) for k in OUTCOMES})
         except InputError as error:
             raise UsageError(str(error)) from None
 
     @property
+    def per_row_costs(self) -> bool:
+        """Whether some cost entry (or per-label override) reads columns of the data."""
+        if self.cost_spec.per_row:
+            return True
+        return any(
+            CostSpec.parse({**self.cost_entries, **entries}).per_row
+            for entries in self.costs.labels.values()
+        )
+
+    @property
+    def cost_entries(self) -> dict[str, float | str]:
+        return {k: getattr(self.costs, k) for k in OUTCOMES}
+
+    @property
+    def cost_matrix(self) -> CostMatrix:
+        """The constant cost matrix (a UsageError when the costs are per row)."""
+        matrix = self.cost_spec.matrix
+        if matrix is None:
+            raise UsageError("the costs read columns of the data: there is no one cost matrix")
+        return CostMatrix(**matrix)
+
+    @property
     def settings(self) -> list[CostSetting]:
-        """The cost settings to train: the configured list, or the grid from the cost matrix."""
+        """The cost settings to train: the configured list, or the grid from the cost matrix
+        (per-row costs: the grid around 1:1, ``steps.costs.default_row_cost_settings``)."""
         if self.training.cost_settings is None:
+            if self.per_row_costs:
+                return default_row_cost_settings()
             return default_cost_settings(self.cost_matrix)
         try:
             return validate_cost_settings(
@@ -216,6 +248,8 @@ def _convert(value: Any, option: Option, where: str) -> Any:
         return value
     if option.kind == NUMBER:
         return _number(value, where)
+    if option.kind == COST:
+        return _cost(value, where)
     if option.kind == LABEL_COSTS:
         return _label_costs(value, where)
     if isinstance(value, str):  # a list of text, also as one comma-separated text
@@ -231,11 +265,19 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _label_costs(value: Any, where: str) -> dict[str, dict[str, float]]:
-    """``[costs.labels."name"]`` tables: a subset of tp/fp/fn/tn numbers per label."""
+def _cost(value: Any, where: str) -> float | str:
+    """A cost entry: a number, or text (a number, a column or a formula, checked when the
+    config is validated)."""
+    if isinstance(value, str):
+        return value
+    return _number(value, where)
+
+
+def _label_costs(value: Any, where: str) -> dict[str, dict[str, float | str]]:
+    """``[costs.labels."name"]`` tables: a subset of tp/fp/fn/tn entries per label."""
     if not isinstance(value, dict):
         raise UsageError(f"{where} must be tables of cost entries per label")
-    checked: dict[str, dict[str, float]] = {}
+    checked: dict[str, dict[str, float | str]] = {}
     for label, entries in value.items():
         if not isinstance(entries, dict) or not entries:
             raise UsageError(f"{where}.{label} must be a table of tp/fp/fn/tn entries")
@@ -243,7 +285,7 @@ def _label_costs(value: Any, where: str) -> dict[str, dict[str, float]]:
         if unknown:
             raise UsageError(f"{where}.{label} has an unknown key '{unknown[0]}': use tp/fp/fn/tn")
         checked[label] = {
-            key: _number(number, f"{where}.{label} {key}") for key, number in entries.items()
+            key: _cost(entry, f"{where}.{label} {key}") for key, entry in entries.items()
         }
     return checked
 
@@ -312,13 +354,26 @@ def _delimiter_rule(config: Config) -> None:
 
 
 def _costs_rule(config: Config) -> None:
-    config.cost_matrix  # noqa: B018  (raises UsageError for a bad matrix)
+    config.cost_spec  # noqa: B018  (raises UsageError for a bad entry or a bad constant matrix)
     for label, entries in config.costs.labels.items():
         try:
-            CostMatrix.from_mapping({**config.cost_matrix.as_dict(), **entries})
+            CostSpec.parse({**config.cost_entries, **entries}, label)
         except InputError as error:
             raise UsageError(f"costs for label '{label}': {error}") from None
-    config.settings  # noqa: B018  (raises UsageError for bad or duplicated settings)
+    settings = config.settings  # raises UsageError for bad or duplicated settings
+    if not config.per_row_costs:
+        flat = [setting.text for setting in settings if setting.flat]
+        if flat:
+            raise UsageError(
+                f"cost setting {flat[0]} is flat (class weights alone), which differs from "
+                f"{flat[0].removesuffix(':flat')} only under per-row costs, and the costs are "
+                "constant: drop ':flat' or give costs that read columns (e.g. fn = \"amount\")"
+            )
+    elif config.evaluation.threshold_smoothing != "none":
+        raise UsageError(
+            "evaluation threshold_smoothing kernel smooths one threshold per label, and per-row "
+            "costs give each row its own: set it to none"
+        )
 
 
 #: Checks that involve more than one option, in the order they run.

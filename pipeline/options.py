@@ -51,9 +51,13 @@ JOBS = (PREPROCESS, TRAIN, EVALUATE)
 #: Value kinds: text, a whole number, a number, a list of text (comma-separated on the command
 #: line and in text parameters), per-label cost tables (a JSON text parameter), a file path or
 #: s3:// URI (relative paths are relative to the config file, or to where a flag is given), and
-#: a list of cost settings ("fn:fp[:booster]", checked by steps.costs).
+#: a list of cost settings ("fn:fp[:booster][:flat]", checked by steps.costs), and a cost
+#: entry (a number, a column or a formula of them, checked by steps.cost_expressions).
 TEXT, WHOLE, NUMBER, TEXT_LIST, LABEL_COSTS = "text", "whole", "number", "text list", "costs"
 PATH, SETTINGS = "path", "settings"
+#: A cost matrix entry: a number, a column, or arithmetic of columns and numbers
+#: (``steps.cost_expressions``); a text parameter, which Preprocess parses.
+COST = "cost"
 
 
 # constraints --------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ OPTIONS: tuple[Option, ...] = (
         None,
         'per-label overrides of tp/fp/fn/tn: [costs.labels."name"]',
         parameter="LabelCosts",
-        arguments=_args((EVALUATE, "label-costs", 5)),
+        arguments=_args((PREPROCESS, "label-costs", 23)),
     ),
     Option(
         "training",
@@ -386,25 +390,27 @@ OPTIONS: tuple[Option, ...] = (
         "the training jobs' instance type",
         parameter="TrainingInstanceType",
     ),
-    # number parameters
+    # The cost matrix: text parameters (numbers, columns or formulas), parsed by Preprocess.
     *(
         Option(
             "costs",
             outcome,
-            NUMBER,
+            COST,
             default,
-            f"money per decision for {meaning}",
+            f"money per decision for {meaning}: a number, a column, or a formula of columns "
+            "and numbers (e.g. '0.75 * amount')",
             flag=f"--cost-{outcome}",
             parameter=f"Cost{outcome.title()}",
-            arguments=_args((EVALUATE, f"cost-{outcome}", position)),
+            arguments=_args((PREPROCESS, f"cost-{outcome}", position)),
         )
         for outcome, default, meaning, position in (
-            ("tp", 0.0, "a true positive", 1),
-            ("fp", 1.0, "a false positive", 2),
-            ("fn", 1.0, "a false negative", 3),
-            ("tn", 0.0, "a true negative", 4),
+            ("tp", 0.0, "a true positive", 19),
+            ("fp", 1.0, "a false positive", 20),
+            ("fn", 1.0, "a false negative", 21),
+            ("tn", 0.0, "a true negative", 22),
         )
     ),
+    # number parameters
     Option(
         "evaluation",
         "max_cost_per_decision",
@@ -661,7 +667,7 @@ OPTIONS: tuple[Option, ...] = (
         "cost_settings",
         SETTINGS,
         None,
-        'training weights fn_weight:fp_weight, e.g. "1:1,5:1,200:1"',
+        'training weights fn_weight:fp_weight[:linear][:flat], e.g. "1:1,5:1,200:1"',
         flag="--cost-settings",
     ),
     Option("aws", "pipeline_name", TEXT, "costpipe", "the pipeline's name", flag="--pipeline-name"),

@@ -15,6 +15,10 @@ what is served. ``model.tar.gz`` holds JSON and XGBoost booster files only (neve
 * ``name``, ``setting``, ``strategy``: the cost setting and how its scores are made;
 * ``labels`` and ``thresholds`` (one per label: a score at or above it is called positive);
 * ``cost_matrices``: each label's tp/fp/fn/tn, the money per decision it was priced with;
+* format 2 only (a model that decides with per-row costs): ``thresholds`` are null, ``rules``
+  holds each label's minimum-risk rule (``steps.rules``: its shift and calibration), ``costs``
+  each label's cost entries (numbers, columns or formulas, ``steps.cost_expressions``) and
+  ``input_schema.cost_columns`` the columns a request must carry for them;
 * ``input_schema``: columns in training order, their types, category levels, text columns and
   the label columns that may ride along (``steps.inputs``); ``target``: how a labelled file's
   target column(s) become 0/1 labels (positive label, delimiter, label columns);
@@ -60,6 +64,11 @@ from steps.model_io import (
 )
 
 ARTIFACT_FORMAT = "costpipe-decision/1"
+#: Models that decide with per-row costs: ``rules`` per label and the cost entries that give
+#: each row its costs. Constant-cost models keep format 1 (and its bytes), so registries and
+#: servers that read format 1 keep working; a reader of format 1 only refuses format 2.
+ROW_COSTS_FORMAT = "costpipe-decision/2"
+FORMATS = (ARTIFACT_FORMAT, ROW_COSTS_FORMAT)
 DECISION_FILE = "decision.json"
 MODEL_FOLDER = "model"
 #: Files of the training job's model folder that are not part of a decision.
@@ -94,23 +103,34 @@ def decision_document(
     model_result: dict[str, Any],
     meta: dict[str, Any],
     schema: dict[str, Any],
-    cost_matrices: dict[str, dict[str, float]],
+    cost_matrices: dict[str, dict[str, Any]],
     check: dict[str, Any],
+    cost_specs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``decision.json`` for one evaluated model (an entry of evaluation.json's ``models``)."""
+    """``decision.json`` for one evaluated model (an entry of evaluation.json's ``models``).
+
+    ``cost_specs`` (label -> ``steps.cost_expressions.CostSpec``) for a model that decides
+    with per-row costs: the document is then format 2, with each label's rule, the cost
+    entries and the columns a request must carry for them.
+    """
     trained = dict(meta.get("library_versions") or {})
     trained.setdefault("python", meta.get("python_version"))
     trained.setdefault("xgboost", meta.get("xgboost_version"))
     labels = list(schema["labels"])
     test = model_result["test"]
-    return {
+    document = {
         "format": ARTIFACT_FORMAT,
         "name": model_result["name"],
         "setting": model_result["setting"],
         "strategy": model_result["strategy"],
         "task": schema["task"],
         "labels": labels,
-        "thresholds": {label: float(model_result["thresholds"][label]) for label in labels},
+        "thresholds": {
+            label: None
+            if model_result["thresholds"][label] is None
+            else float(model_result["thresholds"][label])
+            for label in labels
+        },
         "cost_matrices": {label: dict(cost_matrices[label]) for label in labels},
         "input_schema": input_schema(schema),
         # How a file's target becomes 0/1 labels, to price decisions on labelled rows.
@@ -130,6 +150,17 @@ def decision_document(
             "threshold_data": model_result.get("threshold_data"),
         },
     }
+    if cost_specs is None:
+        return document
+    columns: list[str] = []
+    for spec in cost_specs.values():
+        columns += [name for name in spec.columns if name not in columns]
+    document["format"] = ROW_COSTS_FORMAT
+    document["thresholds"] = dict.fromkeys(labels)
+    document["rules"] = {label: model_result["rules"][label] for label in labels}
+    document["costs"] = {label: cost_specs[label].texts() for label in labels}
+    document["input_schema"] = {**document["input_schema"], "cost_columns": columns}
+    return document
 
 
 def portable_booster_json(content: bytes) -> bytes:
@@ -270,9 +301,10 @@ def open_artifact(path: Path, scratch: Path) -> Path:
 
 def read_decision(folder: Path) -> dict[str, Any]:
     decision = json.loads((Path(folder) / DECISION_FILE).read_text(encoding="utf-8"))
-    if decision.get("format") != ARTIFACT_FORMAT:
+    if decision.get("format") not in FORMATS:
         raise InputError(
-            f"decision artifact format {decision.get('format')!r} is not {ARTIFACT_FORMAT!r}: "
-            "evaluate the model again with this version of costpipe"
+            f"decision artifact format {decision.get('format')!r} is not one of "
+            f"{', '.join(repr(f) for f in FORMATS)}: evaluate the model again with this version "
+            "of costpipe"
         )
     return decision

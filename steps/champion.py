@@ -12,9 +12,10 @@ environment:
   ``ListModelPackages`` (Approved, newest first) and ``DescribeModelPackage``, and reads the
   artifact from S3 with the job's role.
 
-The champion is priced with its own thresholds (its decision artifact carries them) and this
-execution's cost matrices, on the same rows as the challenger; the comparison is paired: the
-per-row cost of the challenger minus the champion's, with a paired bootstrap interval.
+The champion decides with its own rule (its decision artifact carries its thresholds, or its
+per-row rule) and is priced with this execution's costs, on the same rows as the challenger;
+the comparison is paired: the per-row cost of the challenger minus the champion's, with a
+paired bootstrap interval.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
+from steps.cost_expressions import RowCosts
 from steps.errors import InputError
 from steps.options import CHAMPION_OFF, CHAMPION_SIGNIFICANT
+from steps.pricing import Pricing, row_costs
 
 #: Set by the local executor for processing jobs: the local registry's SQLite file.
 LOCAL_REGISTRY_VARIABLE = "COSTPIPE_LOCAL_REGISTRY"
@@ -223,23 +226,22 @@ def label_order(champion_labels: list[str], labels: list[str], where: str) -> li
     return [champion_labels.index(label) for label in labels]
 
 
-RowCosts = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
 def price_champion(
     package: ChampionPackage,
     splits: dict[str, tuple[pd.DataFrame, np.ndarray]],
     labels: list[str],
-    per_row_costs: RowCosts,
+    pricing: dict[str, Pricing],
     challenger_costs: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     """The champion's decisions and per-row costs on each split the challenger is compared on.
 
-    ``per_row_costs(Y, D)`` prices decisions with this execution's cost matrices;
-    ``challenger_costs[split]`` are the challenger's per-row costs on the same rows. Returns,
-    per split, ``champion`` and ``challenger`` per-row costs and the champion's decisions.
-    A champion that cannot be read, decides other labels or lacks input columns is an error:
-    the gate never passes silently.
+    ``pricing[split]`` prices decisions with this execution's costs (``steps.pricing``);
+    ``challenger_costs[split]`` are the challenger's per-row costs on the same rows. A champion
+    that decides with per-row costs is given this execution's per-row costs of those rows
+    (with constant costs here, it reads its own cost columns from the rows). Returns, per split,
+    ``champion`` and ``challenger`` per-row costs and the champion's decisions. A champion that
+    cannot be read, decides other labels or lacks input columns is an error: the gate never
+    passes silently.
     """
     from steps.decision import DecisionModel
 
@@ -254,26 +256,38 @@ def price_champion(
                 f"({error}); reject that version or approve one that loads"
             ) from None
         order = label_order(list(model.labels_), list(labels), where)
-        columns = model.input_schema_["columns"]
+        columns = list(model.input_schema_["columns"])
+        columns += [name for name in model.cost_columns_ if name not in columns]
         priced: dict[str, Any] = {
             "name": model.name_,
             "thresholds": dict(
-                zip(model.labels_, (float(t) for t in model.thresholds_), strict=True)
+                zip(model.labels_, (_plain(t) for t in model.thresholds_), strict=True)
             ),
         }
         for split, (frame, Y) in splits.items():
             if split not in challenger_costs:
                 continue
-            rows = champion_inputs(frame, columns, package.version)
+            costs = None
+            if model.per_row and all(isinstance(c, RowCosts) for c in pricing[split]):
+                # The champion's label order[i] is this execution's label i.
+                costs = {model.labels_[order[i]]: c for i, c in enumerate(pricing[split])}
+                rows = champion_inputs(frame, model.input_schema_["columns"], package.version)
+            else:
+                rows = champion_inputs(frame, columns, package.version)
             try:
-                decisions = model.predict(rows)[:, order]
+                decisions = model.predict(rows, costs)[:, order]
             except InputError as error:
                 raise InputError(
                     f"{where} cannot score this execution's {split} rows: {error}"
                 ) from None
             priced[split] = {
-                "champion": per_row_costs(Y, decisions),
+                "champion": row_costs(Y, decisions, pricing[split]),
                 "challenger": np.asarray(challenger_costs[split], float),
                 "decisions": decisions,
             }
     return priced
+
+
+def _plain(threshold: float) -> float | None:
+    """A threshold as JSON holds it: None where the per-row rule gives each row its own."""
+    return None if np.isnan(threshold) else float(threshold)

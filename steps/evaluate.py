@@ -33,6 +33,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ from steps.checks import (
     DEFAULT_THRESHOLD_MISPREDICTION,
     multilabel_misprediction_check,
 )
+from steps.cost_expressions import CostSpec, RowCosts, summary
 from steps.costs import (
     OUTCOMES,
     ConfusionCounts,
@@ -63,7 +65,7 @@ from steps.costs import (
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.inputs import input_schema
-from steps.metrics import classification_metrics, confusion_counts, decide, rates
+from steps.metrics import confusion_counts, decide, decision_metrics, rates
 from steps.model_io import ARCHIVE_FILE, LoadedModel, load_model, write_json
 from steps.options import (
     CHAMPION_OFF,
@@ -73,6 +75,8 @@ from steps.options import (
     THRESHOLD_SMOOTHINGS,
 )
 from steps.preprocess_io import read_profile, read_split
+from steps.pricing import Pricing, baseline_costs, price, row_costs, split_pricing
+from steps.rules import Rule, ThresholdRule, choose_rule, rule_from_dict
 from steps.smoothing import smoothed_cost
 from steps.sweep import ThresholdSweep, cost_sweep, f1_sweep
 
@@ -99,13 +103,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="NAME=URI",
         help="a model to evaluate: its folder name under --models-dir and the URI to register",
-    )
-    for outcome in OUTCOMES:
-        parser.add_argument(f"--cost-{outcome}", required=True)
-    parser.add_argument(
-        "--label-costs",
-        default="",
-        help='per-label cost overrides as JSON, e.g. {"threat": {"fn": 500}}',
     )
     parser.add_argument("--max-cost-per-decision", type=float, default=math.inf)
     parser.add_argument("--threshold-objective", choices=THRESHOLD_OBJECTIVES, default="cost")
@@ -161,33 +158,15 @@ def parse_model_arguments(values: Sequence[str]) -> list[tuple[str, str]]:
     return models
 
 
-def label_cost_matrices(
-    default: CostMatrix, overrides_json: str, labels: list[str]
-) -> dict[str, CostMatrix]:
-    """Each label's cost matrix: the default, with any per-label entries replaced."""
-    overrides: dict[str, Any] = {}
-    if overrides_json.strip():
-        try:
-            overrides = json.loads(overrides_json)
-        except ValueError as error:
-            raise InputError(
-                f"label costs are not valid JSON ({error}): fix --label-costs"
-            ) from None
-        if not isinstance(overrides, dict):
-            raise InputError('label costs must map labels to cost entries, e.g. {"a": {"fn": 5}}')
-    unknown = sorted(set(overrides) - set(labels))
-    if unknown:
+def label_costs(profile: dict[str, Any]) -> dict[str, CostSpec]:
+    """Each label's cost entries, as Preprocess parsed and checked them (profile.json
+    ``costs``): one place reads the cost parameters, so Evaluate prices what Preprocess wrote."""
+    record = profile.get("costs")
+    if not record:
         raise InputError(
-            f"label costs name '{unknown[0]}', which is not a label (labels: "
-            f"{', '.join(labels[:10])}): fix the label name"
+            "profile.json records no costs: run the Preprocess step of this costpipe version"
         )
-    matrices = {}
-    for label in labels:
-        entries = overrides.get(label, {})
-        if not isinstance(entries, dict):
-            raise InputError(f"label costs for '{label}' must be a table of tp/fp/fn/tn entries")
-        matrices[label] = CostMatrix.from_mapping({**default.as_dict(), **entries})
-    return matrices
+    return {label: CostSpec.parse(entries, label) for label, entries in record["entries"].items()}
 
 
 def chosen_threshold(sweep: ThresholdSweep) -> float:
@@ -227,13 +206,14 @@ def tuned_threshold(
 
 
 def tuning_scores(
-    model: LoadedModel, splits: Splits
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Labels and scores (rows x labels) the thresholds are tuned on, and how they were made.
+    model: LoadedModel, splits: Splits, pricing: dict[str, Pricing]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Pricing, np.ndarray]:
+    """Labels and scores (rows x labels) the thresholds are tuned on, how they were made, and
+    how their decisions are priced.
 
     The model's out-of-fold scores when it trained cross-validated (every training and
-    validation row, each scored by a fold model that never saw it); otherwise the final model's
-    scores on the validation split.
+    validation row, each scored by a fold model that never saw it; under per-row costs each
+    carries its costs); otherwise the final model's scores on the validation split.
     """
     names = model.model.schema["labels"]
     if model.out_of_fold is not None:
@@ -245,75 +225,116 @@ def tuning_scores(
             "folds": model.meta.get("cv_folds"),
             "rows": len(wide_labels),
         }
-        return wide_labels.to_numpy().astype(np.int8), wide_scores.to_numpy(), method
+        tuning: Pricing = pricing["validation"]
+        if any(isinstance(cost, RowCosts) for cost in tuning):
+            if "cost_fn" not in oof.columns:
+                raise InputError(
+                    "the out-of-fold scores carry no per-row costs: train the model again with "
+                    "this costpipe version"
+                )
+            wide = {
+                outcome: oof.pivot(index=ROW_COLUMN, columns="label_name", values=f"cost_{outcome}")
+                for outcome in OUTCOMES
+            }
+            tuning = [
+                RowCosts(*(wide[outcome][name].to_numpy(np.float64) for outcome in OUTCOMES))
+                for name in names
+            ]
+        rows = wide_labels.index.to_numpy()
+        return wide_labels.to_numpy().astype(np.int8), wide_scores.to_numpy(), method, tuning, rows
     frame, labels = splits["validation"]
     return (
         labels,
         model.model.predict_proba(frame),
         {"method": "validation", "rows": int(labels.shape[0])},
+        pricing["validation"],
+        _row_numbers(frame),
     )
+
+
+def _row_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """Each split row's position in its source file (``__row__``), or its position here."""
+    if ROW_COLUMN in frame:
+        return frame[ROW_COLUMN].to_numpy()
+    return np.arange(len(frame))
 
 
 def label_figures(
     y: np.ndarray, scores: np.ndarray, threshold: float, matrix: CostMatrix
 ) -> dict[str, Any]:
     """One label's figures at its threshold: cost, savings, confusion, metrics, rates."""
-    counts = confusion_counts(y, decide(scores, threshold))
-    figures: dict[str, Any] = {"expected_cost": matrix.expected_cost(counts)}
-    baselines = matrix.baseline_costs(counts.positives, counts.negatives)
+    return decision_figures(y, scores, decide(scores, threshold), matrix)
+
+
+def decision_figures(
+    y: np.ndarray, scores: np.ndarray, decisions: np.ndarray, cost: CostMatrix | RowCosts
+) -> dict[str, Any]:
+    """One label's figures for its decisions: cost, savings, confusion, metrics, rates."""
+    counts = confusion_counts(y, decisions)
+    if isinstance(cost, RowCosts):
+        expected = float(price(cost, y, decisions).mean())
+    else:
+        expected = cost.expected_cost(counts)
+    figures: dict[str, Any] = {"expected_cost": expected}
+    baselines = baseline_costs(cost, y)
     figures["savings"] = savings(figures["expected_cost"], min(baselines.values()))
     figures["confusion"] = counts.as_dict()
-    figures.update(classification_metrics(y, scores, threshold))
+    figures.update(decision_metrics(y, scores, decisions))
     figures.update(rates(counts))
     return figures
 
 
-def row_costs(Y: np.ndarray, D: np.ndarray, matrices: list[CostMatrix]) -> np.ndarray:
-    """Each row's cost: the sum over its labels of the cost of that label's outcome."""
-    costs = np.zeros(Y.shape[0])
-    for index, matrix in enumerate(matrices):
-        y, d = Y[:, index] == 1, D[:, index] == 1
-        costs += np.select(
-            [y & d, ~y & d, y & ~d], [matrix.tp, matrix.fp, matrix.fn], default=matrix.tn
-        )
-    return costs
+#: Bootstrap resamples drawn at a time: bounds the memory of a resample matrix over many
+#: distinct row costs (per-row costs make most rows distinct). RandomState draws the same
+#: numbers in chunks as in one call.
+_DRAW_CHUNK = 200
 
 
 def cost_draws(
-    Y: np.ndarray, D: np.ndarray, matrices: list[CostMatrix], n_resamples: int, seed: int
+    Y: np.ndarray, D: np.ndarray, pricing: Pricing, n_resamples: int, seed: int
 ) -> np.ndarray:
     """Bootstrap resamples of the expected cost per row.
 
     Resampling rows only changes how often each distinct row cost occurs, so each resample is
-    one multinomial draw over the distinct costs (for one label: the four confusion cells).
+    one multinomial draw over the distinct costs (for one label with a constant matrix: the
+    four confusion cells).
     """
-    if Y.shape[1] == 1:
+    if Y.shape[1] == 1 and isinstance(pricing[0], CostMatrix):
         counts = confusion_counts(Y[:, 0], D[:, 0])
-        matrix = matrices[0]
+        matrix = pricing[0]
         draws = resample_counts(counts, n_resamples, seed)
         return draws @ np.array([matrix.tp, matrix.fp, matrix.fn, matrix.tn]) / counts.total
-    values, counts = np.unique(row_costs(Y, D, matrices), return_counts=True)
+    values, counts = np.unique(row_costs(Y, D, pricing), return_counts=True)
     rng = np.random.RandomState(seed)  # stable across NumPy versions, as in steps.costs
-    draws = rng.multinomial(counts.sum(), counts / counts.sum(), size=n_resamples)
-    return draws @ values / counts.sum()
+    means = []
+    for start in range(0, n_resamples, _DRAW_CHUNK):
+        size = min(_DRAW_CHUNK, n_resamples - start)
+        draws = rng.multinomial(counts.sum(), counts / counts.sum(), size=size)
+        means.append(draws @ values / counts.sum())
+    return np.concatenate(means)
+
+
+def decisions_at(S: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """0/1 decisions (rows x labels) of scores at one threshold per label."""
+    return np.column_stack([decide(S[:, i], t) for i, t in enumerate(thresholds)])
 
 
 def split_figures(
     Y: np.ndarray,
     S: np.ndarray,
-    thresholds: list[float],
-    matrices: list[CostMatrix],
+    D: np.ndarray,
+    pricing: Pricing,
     names: list[str],
     args: argparse.Namespace,
     with_interval: bool,
 ) -> dict[str, Any]:
-    """All figures of one split. One label: its figures at the top level (the binary
-    contract). Several: totals over labels, micro and macro averages, per-label figures."""
+    """All figures of one split's decisions ``D``. One label: its figures at the top level (the
+    binary contract). Several: totals over labels, micro and macro averages, per-label figures.
+    """
     per_label = {
-        name: label_figures(Y[:, i], S[:, i], thresholds[i], matrices[i])
+        name: decision_figures(Y[:, i], S[:, i], D[:, i], pricing[i])
         for i, name in enumerate(names)
     }
-    D = np.column_stack([decide(S[:, i], t) for i, t in enumerate(thresholds)])
     if len(names) == 1:
         figures = dict(per_label[names[0]])
     else:
@@ -325,10 +346,7 @@ def split_figures(
         micro_f1 = 2 * total.tp / (2 * total.tp + total.fp + total.fn) if total.tp else 0.0
         aucs = [f["roc_auc"] for f in per_label.values() if f["roc_auc"] is not None]
         cost = float(sum(f["expected_cost"] for f in per_label.values()))
-        baseline = sum(
-            min(m.baseline_costs(int(Y[:, i].sum()), int((Y[:, i] == 0).sum())).values())
-            for i, m in enumerate(matrices)
-        )
+        baseline = sum(min(baseline_costs(c, Y[:, i]).values()) for i, c in enumerate(pricing))
         figures = {
             "expected_cost": cost,
             "savings": savings(cost, baseline),
@@ -349,7 +367,7 @@ def split_figures(
         }
         figures.update(rates(total))
     if with_interval:
-        draws = cost_draws(Y, D, matrices, args.bootstrap_resamples, args.seed)
+        draws = cost_draws(Y, D, pricing, args.bootstrap_resamples, args.seed)
         low, high = np.quantile(draws, [0.025, 0.975])
         figures["expected_cost_ci"] = [float(low), float(high)]
         figures["expected_cost_sd"] = float(np.std(draws))
@@ -357,54 +375,127 @@ def split_figures(
     return figures
 
 
+@dataclass
+class Priced:
+    """One model's tuning and test rows as Evaluate priced them: labels, decision scores
+    (calibrated when its rule calibrates), decisions, how they are priced, source rows."""
+
+    Y: np.ndarray
+    S: np.ndarray
+    D: np.ndarray
+    pricing: Pricing
+    rows: np.ndarray
+
+
+def tuned_rule(
+    y: np.ndarray,
+    scores: np.ndarray,
+    cost: CostMatrix | RowCosts,
+    args: argparse.Namespace,
+) -> tuple[Rule, dict[str, Any] | None, dict[str, Any] | None]:
+    """One label's decision rule, how a smoothed threshold was found (or None) and, under
+    per-row costs, the cross-validated choice among the rules (or None).
+
+    F1 gives a threshold whatever the costs; otherwise constant costs give the cost-optimal
+    threshold (``tuned_threshold``) and per-row costs the minimum-risk rule chosen by
+    cross-validated cost (``steps.rules.choose_rule``).
+    """
+    if args.threshold_objective == "f1" or isinstance(cost, CostMatrix):
+        matrix = cost if isinstance(cost, CostMatrix) else None
+        threshold, how = tuned_threshold(y, scores, matrix, args)
+        return ThresholdRule(threshold), how, None
+    rule, record = choose_rule(y, scores, cost, seed=args.seed)
+    return rule, None, record
+
+
+def _decide(rule: Rule, scores: np.ndarray, cost: CostMatrix | RowCosts) -> np.ndarray:
+    return rule.decide(scores, cost if isinstance(cost, RowCosts) else None)
+
+
 def evaluate_model(
     name: str,
     uri: str,
     loaded: LoadedModel,
     splits: Splits,
-    matrices: dict[str, CostMatrix],
+    pricing: dict[str, Pricing],
     args: argparse.Namespace,
-) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Tune each label's threshold, then price the model; returns its figures and scores."""
+) -> tuple[dict[str, Any], dict[str, Priced]]:
+    """Tune each label's rule, then price the model; returns its figures and priced rows."""
     names = loaded.model.schema["labels"]
-    label_matrices = [matrices[label] for label in names]
-    Y_tune, S_tune, method = tuning_scores(loaded, splits)
+    Y_tune, S_tune, method, tune_pricing, tune_rows = tuning_scores(loaded, splits, pricing)
     test_frame, Y_test = splits["test"]
     S_test = loaded.model.predict_proba(test_frame)
-    thresholds = []
+    rules: list[Rule] = []
     smoothing = {}
-    for index, (label, matrix) in enumerate(zip(names, label_matrices, strict=True)):
-        threshold, how = tuned_threshold(Y_tune[:, index], S_tune[:, index], matrix, args)
-        thresholds.append(threshold)
+    choices = {}
+    for index, label in enumerate(names):
+        rule, how, record = tuned_rule(
+            Y_tune[:, index], S_tune[:, index], tune_pricing[index], args
+        )
+        rules.append(rule)
         smoothing[label] = how
+        if record is not None:
+            choices[label] = record
+    priced = {}
+    for split, Y, S, split_pricing_, rows in (
+        ("validation", Y_tune, S_tune, tune_pricing, tune_rows),
+        ("test", Y_test, S_test, pricing["test"], _row_numbers(test_frame)),
+    ):
+        decided = np.column_stack(
+            [_decide(rule, S[:, i], split_pricing_[i]) for i, rule in enumerate(rules)]
+        )
+        decision_scores = np.column_stack(
+            [rule.decision_scores(S[:, i]) for i, rule in enumerate(rules)]
+        )
+        priced[split] = Priced(Y, decision_scores, decided, split_pricing_, rows)
+    figures = {
+        split: split_figures(p.Y, p.S, p.D, p.pricing, names, args, split == "test")
+        for split, p in priced.items()
+    }
+    per_row = bool(choices)
     result = {
         "name": name,
         "setting": loaded.meta["setting"],
         "strategy": loaded.model.strategy,
         "model_uri": uri,
-        "thresholds": dict(zip(names, thresholds, strict=True)),
+        # A threshold per label; none under the per-row rule (each row has its own).
+        "thresholds": {
+            label: rule.threshold if isinstance(rule, ThresholdRule) else None
+            for label, rule in zip(names, rules, strict=True)
+        },
+        "rules": {label: rule.as_dict() for label, rule in zip(names, rules, strict=True)},
         "threshold_objective": args.threshold_objective,
         "threshold_data": method,
         "threshold_smoothing": smoothing,
-        "validation": split_figures(Y_tune, S_tune, thresholds, label_matrices, names, args, False),
-        "test": split_figures(Y_test, S_test, thresholds, label_matrices, names, args, True),
+        "validation": figures["validation"],
+        "test": figures["test"],
     }
-    return result, {"validation": (Y_tune, S_tune), "test": (Y_test, S_test)}
+    if per_row:
+        result["rule_choice"] = choices
+        # The model is chosen by what its rules cost on tuning rows they were not fitted on.
+        result["selection_cost"] = float(
+            sum(
+                choices[label]["cross_validated_costs"][choices[label]["choice"]]
+                if choices[label]["cross_validated_costs"] is not None
+                else figures["validation"]["per_label"][label]["expected_cost"]
+                for label in names
+            )
+        )
+    else:
+        result["selection_cost"] = figures["validation"]["expected_cost"]
+    return result, priced
 
 
 def baseline_figures(
-    labels_by_split: dict[str, np.ndarray], matrices: list[CostMatrix]
+    labels_by_split: dict[str, np.ndarray], pricing: dict[str, Pricing]
 ) -> dict[str, dict[str, Any]]:
     """Trivial policies on each split: every label negative, every label positive, and (with
-    several labels) each label's cheaper of the two."""
+    several labels) each label's cheaper of the two; priced like the models' decisions."""
     out: dict[str, dict[str, Any]] = {"all_negative": {}, "all_positive": {}}
-    if len(matrices) > 1:
+    if len(next(iter(pricing.values()))) > 1:
         out["per_label_trivial"] = {}
     for split, Y in labels_by_split.items():
-        costs = [
-            m.baseline_costs(int(Y[:, i].sum()), int((Y[:, i] == 0).sum()))
-            for i, m in enumerate(matrices)
-        ]
+        costs = [baseline_costs(cost, Y[:, i]) for i, cost in enumerate(pricing[split])]
         out["all_negative"][split] = {"expected_cost": sum(c["all_negative"] for c in costs)}
         out["all_positive"][split] = {"expected_cost": sum(c["all_positive"] for c in costs)}
         if "per_label_trivial" in out:
@@ -464,22 +555,43 @@ def _fit(value: str) -> str:
     )
 
 
+def rule_text(rule: dict[str, Any]) -> str:
+    """A decision rule in a few words: ``0.0032`` for a threshold, ``per-row costs, shift
+    +0.41`` or ``per-row costs, isotonic calibration`` for the minimum-risk rule."""
+    if rule["kind"] == "threshold":
+        return repr(rule["threshold"])
+    if rule.get("calibration"):
+        return f"per-row costs, {rule['calibration']['method']} calibration"
+    return f"per-row costs, shift {rule['shift']:+.4g}"
+
+
 def registry_metadata(
-    best: dict[str, Any], matrices: dict[str, CostMatrix], digest: str
+    best: dict[str, Any], matrices: dict[str, dict[str, Any]], digest: str
 ) -> dict[str, str]:
-    """Text values for the model package's CustomerMetadataProperties (strings only there)."""
-    thresholds = best["thresholds"]
-    if len(thresholds) == 1:
-        label, threshold = next(iter(thresholds.items()))
-        threshold_text, labels_text = repr(threshold), str(label)
+    """Text values for the model package's CustomerMetadataProperties (strings only there).
+
+    ``matrices`` holds each label's cost entries: numbers, or expression texts under per-row
+    costs.
+    """
+    rules = best["rules"]
+    if len(rules) == 1:
+        label, rule = next(iter(rules.items()))
+        threshold_text, labels_text = rule_text(rule), str(label)
     else:
-        threshold_text = ";".join(f"{name}={value:.6g}" for name, value in thresholds.items())
+        threshold_text = ";".join(
+            f"{name}={rule['threshold']:.6g}"
+            if rule["kind"] == "threshold"
+            else f"{name}={rule_text(rule)}"
+            for name, rule in rules.items()
+        )
         if len(threshold_text) > METADATA_VALUE_LIMIT:
-            threshold_text = "per label, in the model metrics (evaluation.json best.thresholds)"
-        labels_text = ",".join(thresholds)
-    distinct = {json.dumps(m.as_dict(), sort_keys=True) for m in matrices.values()}
+            threshold_text = "per label, in the model metrics (evaluation.json best.rules)"
+        labels_text = ",".join(rules)
+    distinct = {json.dumps(m, sort_keys=True) for m in matrices.values()}
     first = next(iter(matrices.values()))
-    matrix_text = ",".join(f"{k}={v!r}" for k, v in first.as_dict().items())
+    matrix_text = ",".join(
+        f"{k}={v!r}" if not isinstance(v, str) else f"{k}={v}" for k, v in first.items()
+    )
     if len(distinct) > 1:
         matrix_text = "per label, in the model metrics (evaluation.json cost_matrices)"
     return {
@@ -564,13 +676,13 @@ def champion_block(
     best_loaded: LoadedModel,
     best_test_decisions: np.ndarray,
     splits: Splits,
-    label_matrices: list[CostMatrix],
+    pricing: dict[str, Pricing],
     names: list[str],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """evaluation.json's ``champion``: the group's latest Approved version priced on this
-    execution's rows with this execution's cost matrices, the paired difference, the verdict
-    and ``passed`` (what CheckCheapest's last condition reads)."""
+    execution's rows with this execution's costs, the paired difference, the verdict and
+    ``passed`` (what CheckCheapest's last condition reads)."""
     block: dict[str, Any] = {
         "policy": args.champion_policy,
         "group": args.model_package_group or None,
@@ -595,20 +707,23 @@ def champion_block(
         }
     block.update(version=package.version, arn=package.arn, model_uri=package.model_data_url)
 
-    def per_row(Y: np.ndarray, D: np.ndarray) -> np.ndarray:
-        return row_costs(Y, np.asarray(D), label_matrices)
+    rules = [rule_from_dict(rule) for rule in best["rules"].values()]
 
-    thresholds = list(best["thresholds"].values())
-
-    def decisions(scores: np.ndarray) -> np.ndarray:
-        return np.column_stack([decide(scores[:, i], t) for i, t in enumerate(thresholds)])
+    def decisions(scores: np.ndarray, split: str) -> np.ndarray:
+        return np.column_stack(
+            [_decide(rule, scores[:, i], pricing[split][i]) for i, rule in enumerate(rules)]
+        )
 
     # The challenger's decisions on the test rows, exactly as it was priced above.
-    challenger = {"test": per_row(splits["test"][1], best_test_decisions)}
+    challenger = {"test": row_costs(splits["test"][1], best_test_decisions, pricing["test"])}
     validation_scores = validation_rows_scores(best_loaded, splits)
     if validation_scores is not None:
-        challenger["validation"] = per_row(splits["validation"][1], decisions(validation_scores))
-    priced = price_champion(package, splits, names, per_row, challenger)
+        challenger["validation"] = row_costs(
+            splits["validation"][1],
+            decisions(validation_scores, "validation"),
+            pricing["validation"],
+        )
+    priced = price_champion(package, splits, names, pricing, challenger)
     figures: dict[str, Any] = {}
     for split in ("validation", "test"):
         if split not in priced:
@@ -679,50 +794,87 @@ def artifact_uri(args: argparse.Namespace) -> str:
     return str((args.artifact_output / ARCHIVE_FILE).absolute())
 
 
+def cost_entries(spec: CostSpec) -> dict[str, Any]:
+    """A label's entries as evaluation.json records them: numbers as numbers, formulas as
+    their text."""
+    return {
+        outcome: entry.constant if entry.constant is not None else entry.text
+        for outcome, entry in zip(OUTCOMES, spec.entries, strict=True)
+    }
+
+
+def score_frame(name: str, split: str, priced: Priced, names: list[str]) -> list[pd.DataFrame]:
+    """scores.parquet's rows for one model and split: a row per (row, label). Under per-row
+    costs each also holds its source row, the decision and its four costs (for the report's
+    costs of errors)."""
+    frames = []
+    for index, label in enumerate(names):
+        columns: dict[str, Any] = {
+            "model": name,
+            "split": split,
+            "label_name": label,
+            "label": priced.Y[:, index],
+            "score": priced.S[:, index].astype(np.float32),
+        }
+        cost = priced.pricing[index]
+        if isinstance(cost, RowCosts):
+            columns["row"] = priced.rows
+            columns["decision"] = priced.D[:, index].astype(np.int8)
+            for outcome in OUTCOMES:
+                columns[f"cost_{outcome}"] = getattr(cost, outcome)
+        frames.append(pd.DataFrame(columns))
+    return frames
+
+
+def error_costs(priced: Priced, names: list[str]) -> dict[str, Any]:
+    """Per label, what the errors cost: the summary of the false negatives' and the false
+    positives' costs (per-row costs), so a report can say where the money is lost."""
+    out = {}
+    for index, label in enumerate(names):
+        cost = priced.pricing[index]
+        y, d = priced.Y[:, index] == 1, priced.D[:, index] == 1
+        spent = price(cost, priced.Y[:, index], priced.D[:, index])
+        out[label] = {"fn": summary(spent[y & ~d]), "fp": summary(spent[~y & d])}
+    return out
+
+
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """evaluation.json, every model's scores, and the best model's decision.json."""
-    default = CostMatrix.from_mapping({o: getattr(args, f"cost_{o}") for o in OUTCOMES})
     models = parse_model_arguments(args.model)
     report = read_profile(args.profile)
     schema = report["schema"]
     names = schema["labels"]
-    matrices = label_cost_matrices(default, args.label_costs, names)
+    specs = label_costs(report)
+    per_row = bool(report["costs"]["per_row"])
+    if per_row and args.threshold_smoothing != "none":
+        raise InputError(
+            "threshold smoothing (kernel) smooths one threshold per label, and per-row costs "
+            "give each row its own: set threshold_smoothing to none"
+        )
     splits: Splits = {}
+    pricing: dict[str, Pricing] = {}
     for split, folder in (("validation", args.validation), ("test", args.test)):
         frame = read_split(folder, split)
         splits[split] = (frame, labels_from_frame(frame, schema))
+        pricing[split] = split_pricing(frame, names, specs, per_row)
     results = []
     metas: dict[str, dict[str, Any]] = {}
-    score_frames = []
+    score_frames: list[pd.DataFrame] = []
     test_decisions: dict[str, np.ndarray] = {}
     for name, uri in models:
         loaded = load_model(args.models_dir / name)
-        result, scores = evaluate_model(name, uri, loaded, splits, matrices, args)
+        result, priced = evaluate_model(name, uri, loaded, splits, pricing, args)
+        if per_row:
+            result["test"]["error_costs"] = error_costs(priced["test"], names)
         results.append(result)
         metas[name] = loaded.meta
-        test_scores = scores["test"][1]
-        test_decisions[name] = np.column_stack(
-            [decide(test_scores[:, i], t) for i, t in enumerate(result["thresholds"].values())]
-        )
-        for split, (Y, S) in scores.items():
-            for index, label in enumerate(names):
-                score_frames.append(
-                    pd.DataFrame(
-                        {
-                            "model": name,
-                            "split": split,
-                            "label_name": label,
-                            "label": Y[:, index],
-                            "score": S[:, index].astype(np.float32),
-                        }
-                    )
-                )
-    # The cheapest by tuning cost; ties go to the first model listed.
-    best = min(results, key=lambda result: result["validation"]["expected_cost"])
-    label_matrices = [matrices[label] for label in names]
-    baselines = baseline_figures(
-        {split: labels for split, (_, labels) in splits.items()}, label_matrices
-    )
+        test_decisions[name] = priced["test"].D
+        for split, rows in priced.items():
+            score_frames += score_frame(name, split, rows, names)
+    # The cheapest by tuning cost (under per-row costs, its rules' cross-validated cost); ties
+    # go to the first model listed.
+    best = min(results, key=lambda result: result["selection_cost"])
+    baselines = baseline_figures({split: labels for split, (_, labels) in splits.items()}, pricing)
     baseline_name = min(baselines, key=lambda policy: baselines[policy]["test"]["expected_cost"])
     baseline_cost = baselines[baseline_name]["test"]["expected_cost"]
     misprediction = multilabel_misprediction_check(
@@ -739,12 +891,15 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, di
     within = bool(cost <= args.max_cost_per_decision)
     best_loaded = load_model(args.models_dir / best["name"])
     champion = champion_block(
-        best, best_loaded, test_decisions[best["name"]], splits, label_matrices, names, args
+        best, best_loaded, test_decisions[best["name"]], splits, pricing, names, args
     )
+    matrices = {label: cost_entries(spec) for label, spec in specs.items()}
+    default = report["costs"].get("default") or matrices[names[0]]
     evaluation = {
         "task": schema["task"],
-        "cost_matrix": default.as_dict(),
-        "cost_matrices": {label: m.as_dict() for label, m in matrices.items()},
+        "cost_matrix": cost_entries(CostSpec.parse(default)),
+        "cost_matrices": matrices,
+        "costs": report["costs"],
         "labels": names,
         "threshold_objective": args.threshold_objective,
         "threshold_smoothing": args.threshold_smoothing,
@@ -756,9 +911,11 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, di
             "model_uri": artifact_uri(args),
             "training_model_uri": best["model_uri"],
             "thresholds": best["thresholds"],
+            "rules": best["rules"],
             "expected_cost": cost,
             "expected_cost_ci": best["test"]["expected_cost_ci"],
             "validation_expected_cost": best["validation"]["expected_cost"],
+            "selection_cost": best["selection_cost"],
             "threshold_data": best["threshold_data"],
             "savings": best["test"]["savings"],
             "baseline": {"name": baseline_name, "expected_cost": baseline_cost},
@@ -796,7 +953,7 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame, di
     best_model = best_loaded.model
     check = check_document(best_model, splits["test"][0], input_schema(schema))
     decision = decision_document(
-        best, metas[best["name"]], schema, evaluation["cost_matrices"], check
+        best, metas[best["name"]], schema, matrices, check, specs if per_row else None
     )
     return evaluation, pd.concat(score_frames, ignore_index=True), decision
 

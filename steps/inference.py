@@ -113,6 +113,8 @@ class ParsedRequest:
 class Prediction:
     model: DecisionModel
     scores: np.ndarray
+    #: Each label's per-row costs of the rows, for a model that decides with them.
+    costs: dict[str, Any] | None = None
 
 
 @dataclass
@@ -269,16 +271,17 @@ def predict_fn(input_data: ParsedRequest | Rejected, model: DecisionModel) -> Pr
     """Check the rows against the model's input schema and score them."""
     if isinstance(input_data, Rejected):
         return input_data
-    columns = model.input_schema_["columns"]
+    columns = model.request_columns_
     try:
-        if input_data.values is not None:
+        if input_data.values is not None and not model.per_row:
             check_values(input_data, columns)
-            scores = model.predict_proba_values(input_data.values)
-        else:
-            scores = model.predict_proba(request_frame(input_data, columns))
+            return Prediction(model=model, scores=model.predict_proba_values(input_data.values))
+        frame = request_frame(input_data, columns)
+        # Under per-row costs each row's costs come from its own cost columns.
+        costs = model.row_costs(frame)
+        return Prediction(model=model, scores=model.predict_proba(frame), costs=costs)
     except InputError as error:
         return Rejected(BAD_REQUEST, str(error))
-    return Prediction(model=model, scores=scores)
 
 
 def _response(body: bytes, status: int, mimetype: str) -> Any:
@@ -314,9 +317,13 @@ def format_prediction(prediction: Prediction, media: str) -> bytes:
     """The response body of a prediction in ``media`` (one of RESPONSE_TYPES)."""
     model = prediction.model
     scores = prediction.scores
-    decisions = model.decisions(scores)
+    decisions = model.decisions(scores, prediction.costs)
     labels = model.labels_
-    thresholds = {label: float(t) for label, t in zip(labels, model.thresholds_, strict=False)}
+    per_row = model.row_thresholds(scores.shape[0], prediction.costs)
+    thresholds = {
+        label: None if np.isnan(t) else float(t)
+        for label, t in zip(labels, model.thresholds_, strict=False)
+    }
     if media == CSV:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -324,25 +331,37 @@ def format_prediction(prediction: Prediction, media: str) -> bytes:
             line: list[Any] = []
             for index in range(len(labels)):
                 line += [repr(float(scores[row, index])), int(decisions[row, index])]
-                line.append(repr(thresholds[labels[index]]))
+                line.append(repr(float(per_row[row, index])))
             writer.writerow(line)
         return out.getvalue().encode("utf-8")
-    rows = [
-        {
+    rows = []
+    for row in range(scores.shape[0]):
+        item: dict[str, Any] = {
             "scores": {label: float(scores[row, i]) for i, label in enumerate(labels)},
             "decisions": {label: int(decisions[row, i]) for i, label in enumerate(labels)},
         }
-        for row in range(scores.shape[0])
-    ]
+        if model.per_row:
+            # Each row's own threshold: the score at or above which its costs make it positive.
+            item["thresholds"] = {label: _number(per_row[row, i]) for i, label in enumerate(labels)}
+        rows.append(item)
     package = os.environ.get(MODEL_PACKAGE_ENV)
     if media == JSONLINES:
-        extra = {"thresholds": thresholds, **({"model_package": package} if package else {})}
+        extra = {
+            **({} if model.per_row else {"thresholds": thresholds}),
+            **({"model_package": package} if package else {}),
+        }
         return "".join(json.dumps({**row, **extra}) + "\n" for row in rows).encode("utf-8")
     document: dict[str, Any] = {"model": model.name_}
     if package:
         document["model_package"] = package
     document.update({"labels": labels, "thresholds": thresholds, "predictions": rows})
     return (json.dumps(document) + "\n").encode("utf-8")
+
+
+def _number(value: float) -> float | str:
+    """A row's threshold in JSON: a number, or ``"inf"`` for a row no score makes positive
+    (JSON has no infinity)."""
+    return float(value) if np.isfinite(value) else "inf"
 
 
 def output_fn(prediction: Prediction | Rejected, accept: str) -> Any:

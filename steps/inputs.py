@@ -80,7 +80,8 @@ def check_columns(names: list[str], spec: dict[str, Any]) -> None:
             f"column '{missing[0]}' is missing{more}: the model needs the columns "
             f"{_listed(spec['columns'])}"
         )
-    known = set(spec["columns"]) | set(spec["ignored_columns"])
+    # Under per-row costs the columns the costs read come along too (steps.decision).
+    known = set(spec["columns"]) | set(spec["ignored_columns"]) | set(spec.get("cost_columns", []))
     unknown = [name for name in names if name not in known]
     if unknown:
         raise InputError(

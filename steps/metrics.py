@@ -33,9 +33,17 @@ def classification_metrics(
     """Precision, recall, F1, accuracy at the threshold; ROC AUC, Brier score and log loss of
     the scores. ROC AUC is ``None`` when only one class is present (it is undefined there).
     """
+    return decision_metrics(y_true, scores, decide(scores, threshold))
+
+
+def decision_metrics(
+    y_true: np.ndarray, scores: np.ndarray, decisions: np.ndarray
+) -> dict[str, float | None]:
+    """Precision, recall, F1, accuracy of the 0/1 decisions; ROC AUC, Brier score and log loss
+    of the scores (``classification_metrics`` at a threshold; any rule's decisions here)."""
     y_true = np.asarray(y_true)
     scores = np.asarray(scores, dtype=np.float64)
-    y_pred = decide(scores, threshold)
+    y_pred = np.asarray(decisions).astype(np.int64)
     both_classes = np.unique(y_true).size == 2
     return {
         "accuracy": float(np.mean(y_pred == y_true)),

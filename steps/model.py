@@ -86,44 +86,71 @@ def booster_params(args: argparse.Namespace, base_score: float) -> dict[str, Any
     return params
 
 
-def train_booster(features: pd.DataFrame, labels: np.ndarray, args: argparse.Namespace) -> Any:
-    """One binary booster with the asymmetric loss, starting from the weighted prior."""
+def train_booster(
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    args: argparse.Namespace,
+    row_weights: np.ndarray | None = None,
+) -> Any:
+    """One binary booster with the asymmetric loss, starting from the weighted prior.
+
+    ``row_weights`` (per-row costs: each row's cost of a wrong decision, scaled to mean 1)
+    multiply the class weights. The custom objective's ``DMatrix`` carries them too, so both
+    implementations grow their ``hist`` sketch from the same weights.
+    """
     import xgboost as xgb
 
-    prior = weighted_prior(labels, args.fn_weight, args.fp_weight)
+    prior = weighted_prior(labels, args.fn_weight, args.fp_weight, row_weights)
+    weights = class_weights(labels, args.fn_weight, args.fp_weight)
+    if row_weights is not None:
+        weights = weights * row_weights
     if args.objective_impl == "weighted":
-        weights = class_weights(labels, args.fn_weight, args.fp_weight)
         dtrain = feature_matrix(features, label=labels, weight=weights)
         params = booster_params(args, base_score=prior)
         params["objective"] = "binary:logistic"
         return xgb.train(params, dtrain, num_boost_round=args.num_round)
-    dtrain = feature_matrix(features, label=labels)
+    if row_weights is None:
+        dtrain = feature_matrix(features, label=labels)
+    else:
+        dtrain = feature_matrix(features, label=labels, weight=row_weights)
     # A custom objective starts from a margin, not a probability.
     params = booster_params(args, base_score=logit(prior))
     if args.booster == "linear":
         # gblinear multiplies its penalties by the sum of the DMatrix's row weights; here the
         # class weights live in the gradients instead, so scale the penalties to match the
         # weighted implementation (a test holds the two equal).
-        mean_weight = float(class_weights(labels, args.fn_weight, args.fp_weight).mean())
-        params["lambda"] *= mean_weight
-        params["alpha"] *= mean_weight
+        on_matrix = float(np.sum(row_weights)) if row_weights is not None else len(labels)
+        scale = float(np.sum(weights)) / on_matrix
+        params["lambda"] *= scale
+        params["alpha"] *= scale
     objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight)
     return xgb.train(params, dtrain, num_boost_round=args.num_round, obj=objective)
 
 
 def train_multi_output(
-    features: pd.DataFrame, labels: np.ndarray, args: argparse.Namespace
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    args: argparse.Namespace,
+    row_weights: np.ndarray | None = None,
 ) -> tuple:
     """One booster for every label: multi-output trees, the asymmetric loss per label.
 
     Each label starts from its own weighted prior, given as a base margin; the same margins
     are added back at prediction (XGBoost adds base margins only where they are given).
+    ``row_weights`` (rows x labels, per-row costs) weight each row per label.
     """
     import xgboost as xgb
 
     margins = np.array(
         [
-            logit(weighted_prior(labels[:, i], args.fn_weight, args.fp_weight))
+            logit(
+                weighted_prior(
+                    labels[:, i],
+                    args.fn_weight,
+                    args.fp_weight,
+                    None if row_weights is None else row_weights[:, i],
+                )
+            )
             for i in range(labels.shape[1])
         ]
     )
@@ -134,7 +161,7 @@ def train_multi_output(
     params["num_target"] = labels.shape[1]
     if args.booster == "tree":
         params["multi_strategy"] = "multi_output_tree"
-    objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight)
+    objective = asymmetric_logistic_objective(args.fn_weight, args.fp_weight, row_weights)
     booster = xgb.train(params, dtrain, num_boost_round=args.num_round, obj=objective)
     return booster, margins.tolist()
 
@@ -214,8 +241,16 @@ def fit_model(
     schema: dict[str, Any],
     args: argparse.Namespace,
     text_rows: np.ndarray | None = None,
+    row_weights: np.ndarray | None = None,
 ) -> CostSensitiveModel:
-    """Fit text features (on ``text_rows`` only: the training split) and the booster(s)."""
+    """Fit text features (on ``text_rows`` only: the training split) and the booster(s).
+
+    ``row_weights`` (rows x labels) are each row's weight per label under per-row costs.
+    """
+
+    def weights_of(index: int) -> np.ndarray | None:
+        return None if row_weights is None else row_weights[:, index]
+
     text_state = None
     if schema.get("text"):
         text_frame = frame if text_rows is None else frame[text_rows]
@@ -227,7 +262,7 @@ def fit_model(
         features = linear_inputs(features, model.linear_state)
     model.input_columns = [str(name) for name in features.columns]
     if labels.shape[1] == 1:
-        model.boosters = [train_booster(features, labels[:, 0], args)]
+        model.boosters = [train_booster(features, labels[:, 0], args, weights_of(0))]
         return model
     for index in range(labels.shape[1]):
         if np.unique(labels[:, index]).size < 2:
@@ -241,11 +276,12 @@ def fit_model(
         # implemented"); one booster per label does. The linear booster sees 0/1 columns.
         model.strategy = "per-label"
     if model.strategy == "multi-output":
-        booster, margins = train_multi_output(features, labels, args)
+        booster, margins = train_multi_output(features, labels, args, row_weights)
         model.boosters, model.base_margins = [booster], margins
     else:
         model.boosters = [
-            train_booster(features, labels[:, i], args) for i in range(labels.shape[1])
+            train_booster(features, labels[:, i], args, weights_of(i))
+            for i in range(labels.shape[1])
         ]
     return model
 

@@ -46,12 +46,17 @@ def class_weights(y: np.ndarray, fn_weight: float, fp_weight: float) -> np.ndarr
     return np.where(np.asarray(y) == 1, float(fn_weight), float(fp_weight))
 
 
-def weighted_prior(y: np.ndarray, fn_weight: float, fp_weight: float) -> float:
+def weighted_prior(
+    y: np.ndarray, fn_weight: float, fp_weight: float, row_weights: np.ndarray | None = None
+) -> float:
     """The weighted share of positives: the constant probability minimising the loss.
 
-    Used as ``base_score`` so that boosting starts from the best constant model.
+    Used as ``base_score`` so that boosting starts from the best constant model. With per-row
+    costs ``row_weights`` (each row's cost of a wrong decision) multiply the class weights.
     """
     weights = class_weights(y, fn_weight, fp_weight)
+    if row_weights is not None:
+        weights = weights * np.asarray(row_weights, dtype=np.float64)
     prior = float(np.sum(weights * (np.asarray(y) == 1)) / np.sum(weights))
     # Keep the start strictly inside (0, 1): a margin of +-inf would never move.
     return min(max(prior, 1e-6), 1 - 1e-6)
@@ -72,12 +77,16 @@ def sigmoid(margin: np.ndarray) -> np.ndarray:
     return out
 
 
-def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objective:
+def asymmetric_logistic_objective(
+    fn_weight: float, fp_weight: float, label_weights: np.ndarray | None = None
+) -> Objective:
     """A custom XGBoost objective for the asymmetric logistic loss.
 
     The returned function takes the current margins and the training ``DMatrix`` and returns
-    the gradient and hessian per row. Sample weights already on the ``DMatrix`` (for example
-    from oversampling bookkeeping) multiply the class weights.
+    the gradient and hessian per row. Sample weights already on the ``DMatrix`` (each row's
+    cost of a wrong decision, under per-row costs) multiply the class weights; so do
+    ``label_weights`` (rows x labels), which give a multi-output booster each row's weight per
+    label (a ``DMatrix`` holds one weight per row).
 
     Examples
     --------
@@ -109,6 +118,8 @@ def asymmetric_logistic_objective(fn_weight: float, fp_weight: float) -> Objecti
             sample_weights = dtrain.get_weight()  # type: ignore[attr-defined]
             if sample_weights.size:
                 weights *= sample_weights[:, None] if y.ndim == 2 else sample_weights
+            if label_weights is not None:
+                weights *= np.asarray(label_weights, dtype=np.float64).reshape(y.shape)
             buffers = [np.empty(margins.shape, dtype=np.float64) for _ in range(3)]
             cache.update(key=key, y=y, weights=weights, buffers=buffers)
         y, weights = cache["y"], cache["weights"]

@@ -178,18 +178,23 @@ def cost_specs(args: argparse.Namespace, labels: list[str]) -> dict[str, CostSpe
 
 
 def costs_record(
-    specs: dict[str, CostSpec], frames: dict[str, pd.DataFrame] | None = None
+    specs: dict[str, CostSpec],
+    frames: dict[str, pd.DataFrame] | None = None,
+    default: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """profile.json's ``costs``: each label's entries as written, whether any reads columns,
-    the columns read and, for per-row costs, each split's summary of every entry."""
+    """profile.json's ``costs``: the default entries and each label's entries as written,
+    whether any reads columns, the columns read and, for per-row costs, each split's summary
+    of every entry."""
     from steps.cost_expressions import costs_from_split
 
     per_row = any(spec.per_row for spec in specs.values())
     columns: list[str] = []
     for spec in specs.values():
         columns += [name for name in spec.columns if name not in columns]
+    first = next(iter(specs.values()))
     record: dict[str, Any] = {
         "per_row": per_row,
+        "default": default or first.texts(),
         "entries": {label: spec.texts() for label, spec in specs.items()},
         "columns": columns,
     }
@@ -398,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         test = prepare_test_table(read["test"].frame, spec, prepared.schema)
         test_costs = cost_frame(read["test"].frame, specs) if per_row else None
     frames = build_splits(prepared, test, args, costs, test_costs)
-    record = costs_record(specs, frames)
+    default = CostSpec.parse({o: getattr(args, f"cost_{o}") for o in OUTCOMES}).texts()
+    record = costs_record(specs, frames, default)
     report = profile(data_file, test_file, prepared, frames, args, read, record)
     write_outputs(frames, report, args.output)
     shares = ", ".join(f"{name} {len(frame)}" for name, frame in frames.items())

@@ -215,6 +215,10 @@ class ThresholdRule:
     def decide(self, scores: np.ndarray, costs: RowCosts | None = None) -> np.ndarray:
         return (np.asarray(scores) >= self.threshold).astype(np.int64)
 
+    def decide_scores(self, scores: np.ndarray, costs: RowCosts | None = None) -> np.ndarray:
+        """Decisions of ``decision_scores`` (here the model's scores themselves)."""
+        return self.decide(scores, costs)
+
     def row_thresholds(self, costs: RowCosts | None, rows: int) -> np.ndarray:
         return np.full(rows, self.threshold)
 
@@ -241,9 +245,14 @@ class MinimumRiskRule:
 
     def decide(self, scores: np.ndarray, costs: RowCosts | None = None) -> np.ndarray:
         """0/1 decisions of model scores (calibrated here when the rule calibrates)."""
+        return self.decide_scores(self.decision_scores(scores), costs)
+
+    def decide_scores(self, scores: np.ndarray, costs: RowCosts | None = None) -> np.ndarray:
+        """0/1 decisions of ``decision_scores`` (already calibrated): every path that decides
+        (Evaluate, the Python API, the handlers) ends here, so they decide alike."""
         if costs is None:
             raise InputError("a per-row cost rule needs each row's costs to decide")
-        keys = row_keys(self.decision_scores(scores), costs)
+        keys = row_keys(scores, costs)
         return (self.shift >= keys).astype(np.int64)
 
     def row_thresholds(self, costs: RowCosts | None, rows: int) -> np.ndarray:

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from steps.artifact import library_versions
-from steps.costs import BOOSTERS, CostSetting
+from steps.cost_expressions import OUTCOMES, costs_from_split, has_cost_columns
+from steps.costs import BOOSTERS, FLAT, WEIGHTINGS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
 from steps.errors import InputError, run_entry_point
 from steps.model import STRATEGIES, FoldEnsemble, fit_model
@@ -79,6 +80,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="tree",
         help="tree: gradient-boosted trees; linear: XGBoost's linear booster on standardised "
         "inputs",
+    )
+    parser.add_argument(
+        "--row_weights",
+        choices=WEIGHTINGS,
+        default="costs",
+        help="costs: with per-row costs each row weighs its own cost of a wrong decision; "
+        "flat: the class weights alone (needs per-row costs)",
     )
     parser.add_argument(
         "--objective_impl",
@@ -148,6 +156,7 @@ def out_of_fold_scores(
     schema: dict[str, Any],
     args: argparse.Namespace,
     text_rows: np.ndarray,
+    row_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each row's scores (rows x labels) from the fold model that did not train on it, and the
     fold models themselves."""
@@ -167,7 +176,8 @@ def out_of_fold_scores(
     models = []
     for fit_rows, held_rows in fold_rows(labels, groups, folds, args.seed):
         fitting = frame.iloc[fit_rows]
-        model = fit_model(fitting, labels[fit_rows], schema, args, text_rows[fit_rows])
+        weights = None if row_weights is None else row_weights[fit_rows]
+        model = fit_model(fitting, labels[fit_rows], schema, args, text_rows[fit_rows], weights)
         scores[held_rows] = model.predict_proba(frame.iloc[held_rows])
         models.append(model)
     return scores, models
@@ -178,8 +188,8 @@ def model_meta(
 ) -> dict[str, Any]:
     import xgboost as xgb
 
-    setting = {"fn_weight": args.fn_weight, "fp_weight": args.fp_weight, "booster": args.booster}
-    name = args.setting_name or CostSetting(args.fn_weight, args.fp_weight, args.booster).name
+    setting = CostSetting(args.fn_weight, args.fp_weight, args.booster, args.row_weights)
+    name = args.setting_name or setting.name
     hyperparameters = {
         key: value
         for key, value in vars(args).items()
@@ -187,7 +197,12 @@ def model_meta(
     }
     return {
         "name": name,
-        "setting": setting,
+        "setting": {
+            "fn_weight": args.fn_weight,
+            "fp_weight": args.fp_weight,
+            "booster": args.booster,
+            **({"weighting": FLAT} if setting.flat else {}),
+        },
         "labels": schema["labels"],
         "training_rows": int(labels.shape[0]),
         "training_positives": {
@@ -223,23 +238,70 @@ def training_rows(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
 
 
 def out_of_fold_frame(
-    groups: np.ndarray, splits: np.ndarray, labels: np.ndarray, scores: np.ndarray, names: list[str]
+    groups: np.ndarray,
+    splits: np.ndarray,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    names: list[str],
+    frame: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Long format, one row per (row, label); copies of oversampled rows kept once."""
+    """Long format, one row per (row, label); copies of oversampled rows kept once.
+
+    With per-row costs (``frame`` holds the cost columns) each row also carries its four costs
+    for the label (``cost_tp``, ``cost_fp``, ``cost_fn``, ``cost_tn``): Evaluate tunes on these
+    rows, some of which are in no split it reads.
+    """
     keep = ~pd.Series(groups).duplicated().to_numpy()
-    parts = [
-        pd.DataFrame(
-            {
-                ROW_COLUMN: groups[keep],
-                "split": splits[keep],
-                "label_name": name,
-                "label": labels[keep, index],
-                "score": scores[keep, index],
-            }
-        )
-        for index, name in enumerate(names)
-    ]
+    parts = []
+    for index, name in enumerate(names):
+        columns = {
+            ROW_COLUMN: groups[keep],
+            "split": splits[keep],
+            "label_name": name,
+            "label": labels[keep, index],
+            "score": scores[keep, index],
+        }
+        if frame is not None and has_cost_columns(frame, names):
+            costs = costs_from_split(frame, name)
+            for outcome in OUTCOMES:
+                columns[f"cost_{outcome}"] = getattr(costs, outcome)[keep]
+        parts.append(pd.DataFrame(columns))
     return pd.concat(parts, ignore_index=True)
+
+
+def training_row_weights(
+    frame: pd.DataFrame, labels: np.ndarray, names: list[str], weighting: str
+) -> np.ndarray | None:
+    """Rows x labels weights of the asymmetric loss under per-row costs, or None.
+
+    Each row weighs its own cost of a wrong decision (``fn - tp`` for a positive, ``fp - tn``
+    for a negative), divided by the mean over the training rows: the cost setting's class
+    weights then scale these, and XGBoost's ``min_child_weight`` and ``lambda`` keep the
+    meaning they have with unit weights. None with constant costs (the class weights alone, as
+    always) and for ``flat`` settings.
+    """
+    per_row = has_cost_columns(frame, names)
+    if weighting == FLAT:
+        if not per_row:
+            raise InputError(
+                "this cost setting is flat (the class weights alone), which only differs from "
+                "the plain setting under per-row costs, and the costs are constant: drop "
+                "':flat' from the setting or give costs that read columns"
+            )
+        return None
+    if not per_row:
+        return None
+    weights = np.empty(labels.shape, dtype=np.float64)
+    for index, name in enumerate(names):
+        regret = costs_from_split(frame, name).regret(labels[:, index])
+        mean = float(regret.mean())
+        if not mean > 0:
+            raise InputError(
+                f"no training row of label '{name}' costs anything more when decided wrongly: "
+                "the per-row costs give the loss nothing to weigh"
+            )
+        weights[:, index] = regret / mean
+    return weights
 
 
 def check_single_host() -> None:
@@ -270,18 +332,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
     # Text features learn their vocabulary from the training split only.
     text_rows = (frame[SPLIT_COLUMN] == "train").to_numpy()
+    row_weights = training_row_weights(frame, labels, schema["labels"], args.row_weights)
     oof = None
     if threshold_data == "cross-validation":
         groups = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(len(frame))
-        scores, fold_models = out_of_fold_scores(frame, labels, groups, schema, args, text_rows)
+        scores, fold_models = out_of_fold_scores(
+            frame, labels, groups, schema, args, text_rows, row_weights
+        )
         oof = out_of_fold_frame(
-            groups, frame[SPLIT_COLUMN].to_numpy(), labels, scores, schema["labels"]
+            groups, frame[SPLIT_COLUMN].to_numpy(), labels, scores, schema["labels"], frame
         )
         # The model is the fold models together (see steps.model.FoldEnsemble): no refit.
         model = FoldEnsemble(fold_models)
     else:
-        model = fit_model(frame, labels, schema, args, text_rows)
+        model = fit_model(frame, labels, schema, args, text_rows, row_weights)
     meta = model_meta(args, schema, labels)
+    meta["row_weights"] = "per-row costs" if row_weights is not None else "class weights"
     meta["threshold_data"] = threshold_data
     if oof is not None:
         meta["cv_folds"] = args.cv_folds
@@ -293,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"train: {model.strategy} {args.booster}, {objective} objective, "
         f"fn_weight={args.fn_weight:g},"
-        f" fp_weight={args.fp_weight:g}, {labels.shape[0]} rows, {labels.shape[1]} label(s), "
+        f" fp_weight={args.fp_weight:g}, rows weighted by {meta['row_weights']}, "
+        f"{labels.shape[0]} rows, {labels.shape[1]} label(s), "
         f"{args.num_round} rounds, thresholds from {threshold_data}"
     )
 

@@ -185,24 +185,46 @@ def test_hist_bins_cover_every_distinct_value(breast_cancer: tuple[np.ndarray, n
     assert busiest < TREE_METHODS[1]["max_bin"]
 
 
+def per_row_cost_weights(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's cost of a wrong decision under per-row costs, as the training job weighs it:
+    a missed malignant case costs ``200 + 0.1 * mean area`` (column 3: 143 to 2,501, so 214 to
+    450), a false alarm 100; divided by the mean (``steps.train.training_row_weights``)."""
+    import pandas as pd
+
+    from steps.cost_expressions import CostSpec, cost_frame
+    from steps.train import training_row_weights
+
+    frame = pd.DataFrame({"area": X[:, 3]})
+    spec = CostSpec.parse({"tp": 0, "fp": 100, "fn": "200 + 0.1 * area", "tn": 0}, None)
+    costs = cost_frame(frame, {"malignant": spec})
+    weights = training_row_weights(costs, y[:, None], ["malignant"], "costs")
+    assert weights is not None
+    return weights[:, 0]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tree_params", TREE_METHODS, ids=["exact", "hist"])
 @pytest.mark.parametrize(
     ("fn_weight", "fp_weight"), [(1, 1), (5, 1), (10, 1), (3, 7), (2.5, 0.4), (1, 20)]
 )
+@pytest.mark.parametrize("per_row", [False, True], ids=["class-weights", "per-row-costs"])
 def test_custom_objective_equals_weighted_builtin_on_breast_cancer(
     breast_cancer: tuple[np.ndarray, np.ndarray],
     fn_weight: float,
     fp_weight: float,
     tree_params: dict,
+    per_row: bool,
 ) -> None:
     """The project's proof: on real data both implementations of the asymmetric loss predict
-    the same probabilities, within 1e-6, after 30 rounds."""
+    the same probabilities, within 1e-6, after 30 rounds: with class weights alone, and with
+    each row weighted by its own cost of a wrong decision (per-row costs) times the class
+    weights."""
     X, y = breast_cancer
-    custom, builtin = train_both(X, y, fn_weight, fp_weight, tree_params)
+    rows = per_row_cost_weights(X, y) if per_row else None
+    custom, builtin = train_both(X, y, fn_weight, fp_weight, tree_params, sample_weights=rows)
     assert np.abs(custom - builtin).max() < 1e-6
     # Not trivially equal: the weights moved the model away from the unweighted one.
-    if (fn_weight, fp_weight) != (1, 1):
+    if (fn_weight, fp_weight) != (1, 1) or per_row:
         plain = unweighted_probabilities(tree_params["tree_method"], X, y)
         assert np.abs(custom - plain).max() > 1e-2
 

@@ -99,6 +99,7 @@ def test_breast_cancer_preprocess(tmp_path: Path, breast_cancer_frame: pd.DataFr
     # Constant costs (the defaults: a miss and a false alarm cost 1) add no cost columns.
     assert profile["costs"] == {
         "per_row": False,
+        "default": {"tp": "0", "fp": "1", "fn": "1", "tn": "0"},
         "entries": {"M": {"tp": "0", "fp": "1", "fn": "1", "tn": "0"}},
         "columns": [],
     }

@@ -39,9 +39,10 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
     table = Table(title="Expected cost per decision", title_justify="left")
     methods = {model.get("threshold_data", {}).get("method") for model in evaluation["models"]}
     tuning = "cross-validated cost" if methods == {"cross-validation"} else "validation cost"
+    per_row = bool((evaluation.get("costs") or {}).get("per_row"))
     for header, justify in (
         ("fn:fp", "left"),
-        ("threshold", "right"),
+        ("rule" if per_row else "threshold", "right"),
         (tuning, "right"),
         ("test cost", "right"),
         ("test 95% interval", "right"),
@@ -57,10 +58,9 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
         confusion = model["test"]["confusion"]
         table.add_row(
             setting_text(setting),
-            f"{next(iter(model['thresholds'].values())):.4f}"
-            if len(model["thresholds"]) == 1
-            else f"{len(model['thresholds'])} (per label)",
-            money(model["validation"]["expected_cost"]),
+            rule_cell(model),
+            # What the model was chosen by: under per-row costs its rule's cross-validated cost.
+            money(model.get("selection_cost", model["validation"]["expected_cost"])),
             money(model["test"]["expected_cost"]),
             f"{money(low)} - {money(high)}",
             str(confusion["fn"]),
@@ -86,9 +86,7 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
         low, high = champion["difference_ci"]
         table.add_row(
             f"approved v{champion['version']}",
-            f"{next(iter(champion['thresholds'].values())):.4f}"
-            if len(champion["thresholds"]) == 1
-            else f"{len(champion['thresholds'])} (per label)",
+            rule_cell(champion),
             # The tuning column holds out-of-fold costs; the champion has none on these rows
             # (its validation-split figures are in evaluation.json).
             "",
@@ -100,6 +98,23 @@ def cost_table(evaluation: dict[str, Any]) -> Any:
             style="italic",
         )
     return table
+
+
+def rule_cell(model: dict[str, Any]) -> str:
+    """A model's threshold (``0.0032``), its per-row rule (``shift +0.41``, ``isotonic``), or
+    how many labels it has one for."""
+    thresholds = model["thresholds"]
+    if len(thresholds) != 1:
+        return f"{len(thresholds)} (per label)"
+    threshold = next(iter(thresholds.values()))
+    if threshold is not None:
+        return f"{threshold:.4f}"
+    rule = next(iter((model.get("rules") or {}).values()), None)
+    if rule is None:
+        return "per row"
+    if rule.get("calibration"):
+        return str(rule["calibration"]["method"])
+    return f"shift {rule['shift']:+.2f}"
 
 
 def status_table(title: str, statuses: dict[str, str], header: bool) -> Any:

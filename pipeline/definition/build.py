@@ -244,6 +244,9 @@ def training_step(
         "fp_weight": setting.fp_weight,
         "setting_name": setting.name,
         "booster": setting.booster,
+        # Flat settings train on the class weights alone (per-row costs only); the others'
+        # hyperparameters stay as they were before per-row costs.
+        **({"row_weights": setting.weighting} if setting.flat else {}),
         **{argument.name: value for argument, value in job_argument_values(TRAIN, params)},
     }
     trainer = ModelTrainer(

@@ -15,6 +15,7 @@ from typing import Any
 from pipeline.config import Config
 from pipeline.errors import UsageError
 from pipeline.options import (
+    COST,
     LABEL_COSTS,
     NUMBER,
     OPTIONS,
@@ -24,6 +25,8 @@ from pipeline.options import (
     Option,
     job_arguments,
 )
+from steps.cost_expressions import CostExpression, CostSpec, parse_label_costs
+from steps.errors import InputError
 
 #: The parameter naming the staged data file, and the test file when one was given.
 INPUT_DATA = "InputData"
@@ -53,6 +56,9 @@ def parameter_default(option: Option, config: Config) -> Any:
         return ",".join(value)
     if option.kind == LABEL_COSTS:
         return config.label_costs_json
+    if option.kind == COST:
+        # The entry as Preprocess reads it: numbers written plainly (35280, 1287.67).
+        return CostExpression.parse(value, option.name).text
     if option.kind == NUMBER:
         return float(value)
     if option.kind == WHOLE:
@@ -101,6 +107,7 @@ def resolve_parameters(declared: list[dict[str, Any]], overrides: dict[str, Any]
     missing = [name for name, value in values.items() if value is None]
     if missing:
         raise UsageError(f"pipeline parameter '{missing[0]}' has no default: give it a value")
+    _check_costs(values)
     if int(values.get("TrainingInstanceCount", 1)) > 1:
         raise UsageError(
             f"pipeline parameter 'TrainingInstanceCount' is {values['TrainingInstanceCount']}, "
@@ -127,3 +134,18 @@ def _typed(name: str, kind: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise UsageError(f"pipeline parameter '{name}' must be {kind}, got {value!r}") from None
+
+
+def _check_costs(values: dict[str, Any]) -> None:
+    """The cost parameters parse (numbers, columns or formulas) and constant matrices are
+    sound, before an execution starts; Preprocess checks them again against the data."""
+    names = {outcome: f"Cost{outcome.title()}" for outcome in ("tp", "fp", "fn", "tn")}
+    if not all(name in values for name in names.values()):
+        return
+    entries = {outcome: values[name] for outcome, name in names.items()}
+    try:
+        CostSpec.parse(entries)
+        for label, overrides in parse_label_costs(str(values.get("LabelCosts") or "")).items():
+            CostSpec.parse({**entries, **overrides}, label)
+    except InputError as error:
+        raise UsageError(f"pipeline parameters: {error}") from None

@@ -1,11 +1,12 @@
 """``costpipe predict``: score a CSV or Parquet file with a registered model's decision artifact.
 
 One output row per input row, in input order: ``row`` (the position in the file), then for
-each label ``score:<label>`` and ``decision:<label>``. When the file holds the target (the
-target column of the training data, or the label columns of a prepared split), also
-``truth:<label>`` and ``cost`` (that row's cost under the artifact's cost matrices, summed over
-labels), and the summary gives the realised cost per decision beside the test cost that
-evaluation.json reported for the model.
+each label ``score:<label>`` and ``decision:<label>`` (and, for a model that decides with
+per-row costs, ``threshold:<label>``: the row's own threshold; the file must hold the cost
+columns). When the file holds the target (the target column of the training data, or the label
+columns of a prepared split), also ``truth:<label>`` and ``cost`` (that row's cost under the
+artifact's cost matrices, or its own costs, summed over labels), and the summary gives the
+realised cost per decision beside the test cost that evaluation.json reported for the model.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
+from steps.cost_expressions import RowCosts
+from steps.costs import CostMatrix
 from steps.data import _is_missing, _label_text, find_data_file, read_table
-from steps.decision import DECISION_PREFIX, SCORE_PREFIX, DecisionModel
+from steps.decision import DECISION_PREFIX, SCORE_PREFIX, THRESHOLD_PREFIX, DecisionModel
 from steps.metrics import confusion_counts
+from steps.pricing import Pricing
+from steps.pricing import row_costs as price_rows
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
@@ -76,16 +81,19 @@ def true_labels(frame: pd.DataFrame, decision: dict[str, Any]) -> np.ndarray | N
     return None
 
 
-def row_costs(truth: np.ndarray, decided: np.ndarray, model: DecisionModel) -> np.ndarray:
-    """Each row's cost: over its labels, the cost matrix entry of that label's outcome."""
-    costs = np.zeros(truth.shape[0])
-    for index, label in enumerate(model.labels_):
-        matrix = model.cost_matrices_[label]
-        y, d = truth[:, index] == 1, decided[:, index] == 1
-        costs += np.select(
-            [y & d, ~y & d, y & ~d], [matrix["tp"], matrix["fp"], matrix["fn"]], matrix["tn"]
-        )
-    return costs
+def row_costs(
+    truth: np.ndarray,
+    decided: np.ndarray,
+    model: DecisionModel,
+    costs: dict[str, RowCosts] | None = None,
+) -> np.ndarray:
+    """Each row's cost: over its labels, the cost of that label's outcome, from the artifact's
+    cost matrices or (per-row costs) from each row's own costs."""
+    pricing: Pricing = [
+        costs[label] if costs is not None else CostMatrix(**model.cost_matrices_[label])
+        for label in model.labels_
+    ]
+    return price_rows(truth, decided, pricing)
 
 
 def score_file(model: DecisionModel, data: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -93,17 +101,24 @@ def score_file(model: DecisionModel, data: Path) -> tuple[pd.DataFrame, dict[str
     path = find_data_file(Path(data))
     frame = read_table(path)
     scores = model.predict_proba(frame)
-    decided = model.decisions(scores)
+    costs = model.row_costs(frame)
+    decided = model.decisions(scores, costs)
     out: dict[str, Any] = {"row": np.arange(len(frame))}
+    thresholds = model.row_thresholds(len(frame), costs)
     for index, label in enumerate(model.labels_):
         out[SCORE_PREFIX + label] = scores[:, index]
         out[DECISION_PREFIX + label] = decided[:, index]
+        if model.per_row:
+            out[THRESHOLD_PREFIX + label] = thresholds[:, index]
     truth = true_labels(frame, model.decision_)
     summary: dict[str, Any] = {
         "data": str(path),
         "rows": len(frame),
         "model": model.name_,
-        "thresholds": dict(zip(model.labels_, model.thresholds_.tolist(), strict=True)),
+        "thresholds": {
+            label: None if np.isnan(t) else float(t)
+            for label, t in zip(model.labels_, model.thresholds_.tolist(), strict=True)
+        },
         "positive_decisions": {
             label: int(decided[:, i].sum()) for i, label in enumerate(model.labels_)
         },
@@ -111,12 +126,12 @@ def score_file(model: DecisionModel, data: Path) -> tuple[pd.DataFrame, dict[str
         "realised_cost": None,
     }
     if truth is not None:
-        costs = row_costs(truth, decided, model)
+        spent = row_costs(truth, decided, model, costs)
         for index, label in enumerate(model.labels_):
             out["truth:" + label] = truth[:, index]
-        out["cost"] = costs
+        out["cost"] = spent
         counts = [confusion_counts(truth[:, i], decided[:, i]) for i in range(truth.shape[1])]
-        summary["realised_cost"] = float(costs.mean())
+        summary["realised_cost"] = float(spent.mean())
         summary["confusion"] = {
             key: sum(getattr(c, key) for c in counts) for key in ("tp", "fp", "fn", "tn")
         }
