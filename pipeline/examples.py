@@ -53,10 +53,28 @@ def _hhs_breaches(path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
+def _bank_telemarketing(path: Path) -> None:
+    """empulse's bank telemarketing data (UCI Bank Marketing, clients with a positive
+    balance): 37,931 calls, ``subscribed`` 1 for the 4,787 who took the term deposit."""
+    try:
+        import pandas as pd
+        from empulse.datasets import load_upsell_bank_telemarketing
+    except ImportError:
+        raise UsageError(
+            "the bank-telemarketing example needs the empulse package: pip install "
+            "'costpipe[examples]'"
+        ) from None
+    dataset = load_upsell_bank_telemarketing(backend=pd)
+    frame = dataset.data.copy()
+    frame["subscribed"] = dataset.target.to_numpy().astype(int)
+    frame.to_csv(path, index=False)
+
+
 WRITERS: dict[str, Callable[[Path], None]] = {
     "breast-cancer": _breast_cancer,
     "yeast": _yeast,
     "hhs-breaches": _hhs_breaches,
+    "bank-telemarketing": _bank_telemarketing,
 }
 
 
