@@ -1,19 +1,24 @@
-"""Evaluate job: tune every model's thresholds, price every model, pick the cheapest.
+"""Evaluate job: tune every model's decision rule, price every model, pick the cheapest.
 
 For each model and label: take scores the model never trained on (its out-of-fold scores, or
-its scores on the validation split), choose the threshold that minimises that label's expected
-cost there (or maximises F1, by option), apply it to the test split, and report the test
-confusion counts, expected cost with a bootstrap interval, savings against the best trivial
-policy and the usual metrics. With several labels the economic cost of a row is the sum over
-its labels. The cheapest model *by tuning cost* is the best one: the test split is for
-reporting, never for choosing. Writes ``evaluation.json`` (the contract the condition and the
-registry read) and ``scores.parquet`` (every model's scores, for the report), and the best
-model's decision artifact (``steps.artifact``: boosters, input transforms, thresholds, cost
-matrices, input schema) as ``model.tar.gz`` in the ``artifact`` output. ``best.model_uri``
-names that artifact (its S3 address, read from the job's own configuration,
-``/opt/ml/config/processingjobconfig.json``, so no execution-specific argument breaks step
-caching; run by hand, its local path), so the registry serves exactly what was priced;
-``best.training_model_uri`` and ``models[].model_uri`` name the training jobs' outputs.
+its scores on the validation split) and tune the rule there: with constant costs the threshold
+that minimises that label's expected cost (or maximises F1, by option); with per-row costs the
+minimum-risk rule, its shift or calibration chosen by cross-validated cost (``steps.rules``).
+Apply it to the test split, and report the test confusion counts, expected cost with a
+bootstrap interval, savings against the best trivial policy and the usual metrics. Decisions
+are priced with the cost matrix, or under per-row costs with each row's own costs (the splits'
+cost columns, which Preprocess computed from the cost entries recorded in profile.json). With
+several labels the economic cost of a row is the sum over its labels. The cheapest model *by
+tuning cost* is the best one (under per-row costs, by its rule's cross-validated cost): the
+test split is for reporting, never for choosing. Writes ``evaluation.json`` (the contract the
+condition and the registry read) and ``scores.parquet`` (every model's scores, for the
+report), and the best model's decision artifact (``steps.artifact``: boosters, input
+transforms, thresholds or per-row rules, cost matrices, input schema) as ``model.tar.gz`` in
+the ``artifact`` output. ``best.model_uri`` names that artifact (its S3 address, read from the
+job's own configuration, ``/opt/ml/config/processingjobconfig.json``, so no
+execution-specific argument breaks step caching; run by hand, its local path), so the registry
+serves exactly what was priced; ``best.training_model_uri`` and ``models[].model_uri`` name the
+training jobs' outputs.
 
 Container conventions: splits under ``/opt/ml/processing/input/{validation,test,profile}``, one
 folder per model under ``/opt/ml/processing/input/models/<name>`` holding ``model.tar.gz``.
@@ -21,8 +26,7 @@ Run by hand::
 
     python -m steps.evaluate --validation out/validation --test out/test --profile out/profile \\
         --models-dir models/ --model fn200-fp1=s3://bucket/fn200/model.tar.gz \\
-        --cost-tp 35280 --cost-fp 1287.67 --cost-fn 252000 --cost-tn 0 --output eval/ \\
-        --artifact-output artifact/
+        --output eval/ --artifact-output artifact/
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from steps.cost_expressions import COST_COLUMN_PREFIX
 from steps.data import ROW_COLUMN, _is_missing, _label_text
 from steps.errors import InputError
 
@@ -80,9 +81,12 @@ def check_columns(names: list[str], spec: dict[str, Any]) -> None:
             f"column '{missing[0]}' is missing{more}: the model needs the columns "
             f"{_listed(spec['columns'])}"
         )
-    # Under per-row costs the columns the costs read come along too (steps.decision).
+    # Under per-row costs the columns the costs read come along too (steps.decision); a
+    # prepared split's own cost columns (``__cost:...``) ride along like its label columns.
     known = set(spec["columns"]) | set(spec["ignored_columns"]) | set(spec.get("cost_columns", []))
-    unknown = [name for name in names if name not in known]
+    unknown = [
+        name for name in names if name not in known and not name.startswith(COST_COLUMN_PREFIX)
+    ]
     if unknown:
         raise InputError(
             f"column '{unknown[0]}' is not one the model was trained on: remove it (the model "

@@ -216,8 +216,20 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # command-line flags
     "flag: unknown": (lambda t: [*base(good_csv(t)), "--speed", "fast"], "unrecognized arguments"),
     "flag: cost not a number": (
-        lambda t: [*base(good_csv(t)), "--cost-fn", "lots"],
-        "'lots' is not a number",
+        lambda t: [*base(good_csv(t)), "--cost-fn", "lots of money"],
+        "cost entry 'fn' = 'lots of money' is not a number, a column or arithmetic of them",
+    ),
+    "flag: cost column not in the data": (
+        lambda t: [*base(good_csv(t)), "--cost-fn", "0.75 * amount_eur"],
+        "cost entry 'fn' reads column 'amount_eur', which the data does not have",
+    ),
+    "flag: a miss cheaper than a catch on some row": (
+        lambda t: [*base(good_csv(t)), "--cost-fn", "amount", "--cost-tp", "100"],
+        "costs make a missed positive cheaper than a caught positive in data row ",
+    ),
+    "flag: cost formula with a call": (
+        lambda t: [*base(good_csv(t)), "--cost-fn", "__import__('os').getcwd()"],
+        "cost entry 'fn' = \"__import__('os').getcwd()\": attribute access",
     ),
     "flag: bad cost setting": (
         lambda t: [*base(good_csv(t)), "--cost-settings", "5:0"],

@@ -24,6 +24,7 @@ from steps.errors import InputError
 from steps.inputs import input_schema, prepare_rows
 from steps.model import fit_model
 from steps.model_io import save_model
+from steps.rules import ThresholdRule
 
 SCHEMA = {
     "task": "binary",
@@ -173,9 +174,9 @@ def test_decisions_are_at_or_above_the_priced_threshold(artifact):
     raw = pd.DataFrame({"amount": frame["amount"], "site": frame["site"].astype(str)})
     scores = loaded.predict_proba(raw)[:, 0]
     # A threshold equal to a row's score calls that row positive, the next one up negative.
-    loaded.thresholds_ = np.array([scores[0]])
+    loaded.rules_ = [ThresholdRule(float(scores[0]))]
     assert loaded.predict(raw)[0, 0] == 1
-    loaded.thresholds_ = np.array([np.nextafter(scores[0], 1.0)])
+    loaded.rules_ = [ThresholdRule(float(np.nextafter(scores[0], 1.0)))]
     assert loaded.predict(raw)[0, 0] == 0
     table = loaded.decide(raw.head(2))
     assert list(table.columns) == ["score:bad", "decision:bad", "threshold:bad"]

@@ -96,7 +96,8 @@ def test_every_parameter_read_is_declared_and_every_declared_one_is_used(definit
     assert expected <= declared
     assert "TestData" not in declared  # only when built with a test file
     defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
-    assert defaults["CostFn"] == 252000.0
+    # Cost entries are text parameters (a number, a column or a formula) that Preprocess parses.
+    assert defaults["CostFn"] == "252000" and defaults["CostFp"] == "1287.67"
     assert defaults["ModelApprovalStatus"] == "PendingManualApproval"
     assert defaults["InputData"] == INPUT
     assert defaults["ThresholdSmoothing"] == "none"

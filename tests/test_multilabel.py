@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from steps.cost_expressions import label_cost_specs
 from steps.costs import CostMatrix
 from steps.data import TableSpec, labels_from_frame, prepare_table, prepare_test_table
 from steps.errors import InputError
-from steps.evaluate import label_cost_matrices, split_figures
+from steps.evaluate import decisions_at, split_figures
 from steps.preprocess import check_label_counts
 from steps.split import oversample_rare_labels, stratified_split
 from steps.stratify import iterative_stratification, stratified_folds
@@ -175,7 +176,8 @@ def test_summed_cost_and_hamming_loss_by_hand():
     S = np.array([[0.9, 0.4], [0.2, 0.35], [0.7, 0.1], [0.1, 0.2]])
     matrices = [CostMatrix(0, 1, 5, 0), CostMatrix(0, 2, 10, 0)]
     args = argparse.Namespace(bootstrap_resamples=200, seed=0)
-    figures = split_figures(Y, S, [0.5, 0.3], matrices, ["a", "b"], args, with_interval=True)
+    D = decisions_at(S, [0.5, 0.3])
+    figures = split_figures(Y, S, D, matrices, ["a", "b"], args, with_interval=True)
     assert figures["per_label"]["a"]["expected_cost"] == pytest.approx(1.5)
     assert figures["per_label"]["b"]["expected_cost"] == pytest.approx(3.0)
     assert figures["expected_cost"] == pytest.approx(4.5)
@@ -191,13 +193,16 @@ def test_summed_cost_and_hamming_loss_by_hand():
 
 
 def test_label_costs_override_the_default_and_name_real_labels():
-    default = CostMatrix(0, 1, 5, 0)
-    matrices = label_cost_matrices(default, '{"b": {"fn": 50}}', ["a", "b"])
-    assert matrices["a"] == default and matrices["b"] == CostMatrix(0, 1, 50, 0)
+    from steps.cost_expressions import parse_label_costs
+
+    default = {"tp": 0, "fp": 1, "fn": 5, "tn": 0}
+    specs = label_cost_specs(default, parse_label_costs('{"b": {"fn": 50}}'), ["a", "b"])
+    assert CostMatrix(**specs["a"].matrix) == CostMatrix(0, 1, 5, 0)
+    assert CostMatrix(**specs["b"].matrix) == CostMatrix(0, 1, 50, 0)
     with pytest.raises(InputError, match="label costs name 'c', which is not a label"):
-        label_cost_matrices(default, '{"c": {"fn": 50}}', ["a", "b"])
+        label_cost_specs(default, parse_label_costs('{"c": {"fn": 50}}'), ["a", "b"])
     with pytest.raises(InputError, match="not valid JSON"):
-        label_cost_matrices(default, "{b: 1}", ["a", "b"])
+        parse_label_costs("{b: 1}")
 
 
 # --------------------------------------------------------------------------- text
@@ -316,8 +321,11 @@ def test_yeast_per_label_thresholds_cost_less_than_one_half_threshold(yeast):
     ]
     grid = argparse.Namespace(bootstrap_resamples=100, seed=0)
     names = schema["labels"]
-    per_label = split_figures(yeast.labels[test], S_test, tuned, [matrix] * 14, names, grid, False)
-    half = split_figures(yeast.labels[test], S_test, [0.5] * 14, [matrix] * 14, names, grid, False)
+    Y_test = yeast.labels[test]
+    tuned_at = decisions_at(S_test, tuned)
+    half_at = decisions_at(S_test, [0.5] * 14)
+    per_label = split_figures(Y_test, S_test, tuned_at, [matrix] * 14, names, grid, False)
+    half = split_figures(Y_test, S_test, half_at, [matrix] * 14, names, grid, False)
     assert per_label["expected_cost"] < half["expected_cost"]
     # The rare labels gain most: a 5:1 cost moves their thresholds well below 0.5.
     assert min(tuned) < 0.3

@@ -126,6 +126,7 @@ def quirky_tables(draw: st.DrawFn, trainable: bool = False) -> Table:
 
 def config_for(data: Path):
     config = override(load_config(None), "data", path=str(data), target="target")
+    config = override(config, "costs", tp=0.0, fp=1.0, fn=5.0, tn=0.0)
     return override(config, "training", cost_settings=("5:1",), num_round=5, cv_folds=2)
 
 
@@ -150,6 +151,7 @@ def test_refused_up_front_with_one_line_or_preprocess_train_and_evaluate_succeed
     config = config_for(data)
     output = folder / "out"
     job = ["--data", str(data), "--target", "target", "--output", str(output)]
+    job += ["--cost-tp", "0", "--cost-fp", "1", "--cost-fn", "5", "--cost-tn", "0"]
     try:
         check_data(config)
     except (UsageError, InputError) as refused:
@@ -199,7 +201,6 @@ def test_refused_up_front_with_one_line_or_preprocess_train_and_evaluate_succeed
             str(models),
             "--model",
             "m=s3://bucket/m/model.tar.gz",
-            *("--cost-tp", "0", "--cost-fp", "1", "--cost-fn", "5", "--cost-tn", "0"),
             "--bootstrap-resamples",
             "100",
             "--output",

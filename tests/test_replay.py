@@ -44,6 +44,7 @@ from pipeline.home import BUCKET_FOLDER
 from pipeline.local.bucket import LocalBucket
 from steps.artifact import open_artifact
 from steps.decision import DecisionModel
+from steps.errors import InputError
 from tests.conftest import fast_config
 from tests.external import container_python
 
@@ -61,7 +62,11 @@ KINDS = (
     "per-label",
     "text",
     "categorical",
+    "per-row-costs",
 )
+#: The per-row-costs kind: a missed malignant case costs 5 per 650 of a claim amount that is not
+#: a feature (dropped), so requests must carry it beside the model's inputs.
+CLAIM = "claim"
 
 
 @dataclass
@@ -112,6 +117,9 @@ def _data(kind: str, frame: pd.DataFrame, folder: Path) -> Path:
             rng.choice(["left", "right", "both"], len(frame)),
         )
         name = "with-site.csv"
+    elif kind == "per-row-costs":
+        frame[CLAIM] = np.round(rng.lognormal(6.5, 0.8, len(frame)), 2)
+        name = "with-claims.csv"
     else:
         name = "breast-cancer.csv"
     path = folder / name
@@ -147,6 +155,12 @@ def _config(kind: str, data: Path) -> Config:
         config = override(config, "data", text=("note",))
     elif kind == "categorical":
         config = override(config, "data", categorical=("site",))
+    elif kind == "per-row-costs":
+        # Two settings: trees weighted by each row's costs and flat ones; the rule is chosen
+        # per model (shift, isotonic or Platt) by cross-validated cost.
+        config = override(config, "data", drop=(CLAIM,))
+        config = override(config, "costs", fn=f"5 * {CLAIM} / 650")
+        config = override(config, "training", cost_settings=("1:1", "1:1:flat"))
     return replace(config, registry=replace(config.registry, model_package_group=f"replay-{kind}"))
 
 
@@ -182,6 +196,13 @@ def replay(request, replay_home, replay_data, breast_cancer_frame) -> Replay:
     evaluation = run.evaluation
     bucket = LocalBucket(replay_home / BUCKET_FOLDER)
     test_file = bucket.path(_output(run.result.steps["Preprocess"], "test")) / "test.parquet"
+    test = pd.read_parquet(test_file)
+    if kind == "per-row-costs":
+        # The dropped claim column comes back from the source rows: the model reads it.
+        source = pd.read_csv(config.data.path)
+        test[CLAIM] = source[CLAIM].to_numpy()[test["__row__"].to_numpy()]
+        test_file = replay_data / "per-row-test.parquet"
+        test.to_parquet(test_file, index=False)
     scores_file = (
         bucket.path(_output(run.result.steps["Evaluate"], "evaluation")) / "scores.parquet"
     )
@@ -199,7 +220,7 @@ def replay(request, replay_home, replay_data, breast_cancer_frame) -> Replay:
         package=package,
         evaluation=evaluation,
         test_file=test_file,
-        test=pd.read_parquet(test_file),
+        test=test,
         labels=labels,
         scores=matrix,
         confusion={label: priced["test"]["per_label"][label]["confusion"] for label in labels},
@@ -245,10 +266,22 @@ def test_the_registry_points_at_a_decision_artifact_run_by_our_handlers(replay):
 def test_the_python_api_replays_the_priced_test_split(replay):
     model = DecisionModel.load(replay.artifact)
     assert model.labels_ == replay.labels
-    thresholds = replay.evaluation["best"]["thresholds"]
-    assert model.thresholds_.tolist() == [thresholds[label] for label in replay.labels]
+    rules = replay.evaluation["best"]["rules"]
+    assert [rule.as_dict() for rule in model.rules_] == [rules[label] for label in replay.labels]
     scores = model.predict_proba(replay.test)
     assert_replays(replay, scores, model.predict(replay.test))
+    if replay.kind == "per-row-costs":
+        assert model.per_row and model.cost_columns_ == [CLAIM]
+        # Each row's own threshold: the decision is the score against it.
+        decided = model.decide(replay.test)
+        label = replay.labels[0]
+        score, threshold = decided[f"score:{label}"], decided[f"threshold:{label}"]
+        differs = (score >= threshold) != decided[f"decision:{label}"].astype(bool)
+        # Only rounding at the very cut may tell the two apart.
+        assert np.abs(score - threshold)[differs].max(initial=0.0) < 1e-12
+        # Without the cost column the model cannot decide: it says which column to send.
+        with pytest.raises(InputError, match=r"lack the cost column.*'claim'"):
+            model.predict(replay.test.drop(columns=CLAIM))
 
 
 def test_costpipe_predict_replays_the_priced_test_split(replay, tmp_path, capsys):
@@ -279,7 +312,7 @@ def _csv_body(model: DecisionModel, frame: pd.DataFrame) -> str:
     """The rows as SageMaker CSV: no header, the model's column order, empty for missing."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    columns = model.input_schema_["columns"]
+    columns = model.request_columns_  # the inputs, then any cost column that is not one
     for values in frame[columns].itertuples(index=False):
         writer.writerow(
             ["" if _missing(v) else repr(v) if isinstance(v, float) else v for v in values]
@@ -292,7 +325,7 @@ def _missing(value: Any) -> bool:
 
 
 def _json_records(model: DecisionModel, frame: pd.DataFrame) -> str:
-    columns = model.input_schema_["columns"]
+    columns = model.request_columns_
     records = [
         {c: (None if _missing(v) else v) for c, v in zip(columns, values, strict=True)}
         for values in frame[columns].astype(object).itertuples(index=False)
@@ -361,6 +394,14 @@ def test_costpipe_serve_replays_the_priced_test_split_over_http(replay):
         # A bad request is a 400 naming the column, and the server keeps serving.
         status, text = _post(url, '[{"nope": 1}]', "application/json", "application/json")
         assert status == 400 and "is missing" in json.loads(text)["error"]
+        if model.per_row:
+            # A request without the cost column is a 400 that names it.
+            records = json.loads(_json_records(model, replay.test.head(3)))
+            for record in records:
+                record.pop(CLAIM)
+            status, text = _post(url, json.dumps(records), "application/json", "*/*")
+            assert status == 400, text
+            assert "lack the cost column(s) 'claim'" in json.loads(text)["error"]
         with urllib.request.urlopen(f"{ready['url']}/ping", timeout=10) as ping:
             assert ping.status == 200
     finally:

@@ -44,6 +44,7 @@ def check_data(config: Config) -> None:
     """Read and check the data (and test file) as the Preprocess job will; raise on problems."""
     # Here, not at import: scikit-learn's import alone takes a second, and building a
     # definition (which imports this module for data_uri) needs none of it.
+    from steps.cost_expressions import cost_frame, label_cost_specs
     from steps.data import prepare_table, prepare_test_table, read_table
     from steps.preprocess import check_label_counts
     from steps.split import stratified_split
@@ -55,16 +56,26 @@ def check_data(config: Config) -> None:
         raise UsageError("no target column given: pass --target COLUMN (or --targets A,B,C)")
     spec = table_spec(config)
     delimiter = delimiter_option(data.delimiter)
-    prepared = prepare_table(read_table(Path(data.path), delimiter), spec)
+    frame = read_table(Path(data.path), delimiter)
+    prepared = prepare_table(frame, spec)
     unknown = sorted(set(config.costs.labels) - set(prepared.schema["labels"]))
     if unknown:
         raise UsageError(
             f"per-label costs name '{unknown[0]}', which is not a label of the data (labels: "
             f"{', '.join(prepared.schema['labels'][:10])}): fix the label name"
         )
+    # Each row's costs, checked as Preprocess will (columns present, numeric, finite, no wrong
+    # decision cheaper than the right one).
+    costs = label_cost_specs(config.cost_entries, config.costs.labels, prepared.schema["labels"])
+    per_row = any(cost.per_row for cost in costs.values())
+    if per_row:
+        cost_frame(frame, costs)
     has_test = bool(data.test_path)
     if has_test:
-        prepare_test_table(read_table(Path(data.test_path), delimiter), spec, prepared.schema)
+        test = read_table(Path(data.test_path), delimiter)
+        prepare_test_table(test, spec, prepared.schema)
+        if per_row:
+            cost_frame(test, costs)
     rows = stratified_split(
         prepared.labels,
         config.split.validation_fraction,
