@@ -277,9 +277,9 @@ def predict_fn(input_data: ParsedRequest | Rejected, model: DecisionModel) -> Pr
             check_values(input_data, columns)
             return Prediction(model=model, scores=model.predict_proba_values(input_data.values))
         frame = request_frame(input_data, columns)
+        scores = model.predict_proba(frame)  # the input columns first, then the cost columns
         # Under per-row costs each row's costs come from its own cost columns.
-        costs = model.row_costs(frame)
-        return Prediction(model=model, scores=model.predict_proba(frame), costs=costs)
+        return Prediction(model=model, scores=scores, costs=model.row_costs(frame))
     except InputError as error:
         return Rejected(BAD_REQUEST, str(error))
 

@@ -237,3 +237,30 @@ def test_kernel_smoothing_and_flat_settings_need_the_right_costs(home):
     constant = override(config, "costs", fn=10.0)
     with pytest.raises(UsageError, match="cost setting 1:1:flat is flat"):
         override(constant, "training", cost_settings=("1:1:flat",))
+
+
+@pytest.mark.slow
+def test_an_approved_per_row_model_is_the_champion_priced_on_the_same_rows(bank_run, home, capsys):
+    """Approve version 1; a second run with other settings prices it on the same test rows
+    with their own costs, exactly as the first run priced it."""
+    from pipeline.runner import run_locally
+
+    assert bank_run.result.status == "Succeeded", bank_run.result.failure_reason
+    assert main(["registry", "approve", "bank-test", "1", "--home", str(home)]) == 0
+    capsys.readouterr()
+    challenger = override(bank_config(home), "training", cost_settings=("3.2:1",))
+    run = run_locally(challenger, home, max_parallel=2)
+    champion = run.evaluation["champion"]
+    assert champion["version"] == 1 and champion["name"] == bank_run.evaluation["best"]["name"]
+    assert champion["thresholds"] == {"subscribed": None}
+    first = bank_run.evaluation["best"]
+    assert champion["test"]["expected_cost"] == pytest.approx(first["expected_cost"], rel=1e-12)
+    priced = next(m for m in bank_run.evaluation["models"] if m["name"] == first["name"])
+    assert champion["test"]["confusion"] == priced["test"]["confusion"]
+    ours = run.evaluation["best"]["expected_cost"]
+    assert champion["difference"] == pytest.approx(ours - first["expected_cost"], abs=1e-12)
+    low, high = champion["difference_ci"]
+    assert low <= champion["difference"] <= high
+    # The gate (ChampionPolicy cheaper) follows the difference.
+    assert champion["passed"] is (champion["difference"] < 0)
+    assert (run.result.status == "Succeeded") is champion["passed"]

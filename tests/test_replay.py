@@ -275,10 +275,11 @@ def test_the_python_api_replays_the_priced_test_split(replay):
         # Each row's own threshold: the decision is the score against it.
         decided = model.decide(replay.test)
         label = replay.labels[0]
-        score, threshold = decided[f"score:{label}"], decided[f"threshold:{label}"]
-        differs = (score >= threshold) != decided[f"decision:{label}"].astype(bool)
+        score = decided[f"score:{label}"].to_numpy()
+        threshold = decided[f"threshold:{label}"].to_numpy()
+        differs = (score >= threshold) != decided[f"decision:{label}"].to_numpy().astype(bool)
         # Only rounding at the very cut may tell the two apart.
-        assert np.abs(score - threshold)[differs].max(initial=0.0) < 1e-12
+        assert np.max(np.abs(score - threshold)[differs], initial=0.0) < 1e-12
         # Without the cost column the model cannot decide: it says which column to send.
         with pytest.raises(InputError, match=r"lack the cost column.*'claim'"):
             model.predict(replay.test.drop(columns=CLAIM))
