@@ -264,3 +264,59 @@ def test_an_approved_per_row_model_is_the_champion_priced_on_the_same_rows(bank_
     # The gate (ChampionPolicy cheaper) follows the difference.
     assert champion["passed"] is (champion["difference"] < 0)
     assert (run.result.status == "Succeeded") is champion["passed"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["multi-output", "per-label"])
+def test_multi_label_per_row_costs_price_each_label_row_by_row(tmp_path, strategy):
+    """Yeast with a miss of each label costing 5 + 10 * Att1 (at least 1), and of Class1
+    20 * Att2 (at least 2): each label gets its own rule, and every label's test cost is
+    the mean of its rows' own costs."""
+    from pipeline.runner import run_locally
+
+    config = example_config("yeast", tmp_path)
+    config = override(config, "costs", fn="max(1, 5 + 10 * Att1)")
+    config = replace(
+        config, costs=replace(config.costs, labels={"Class1": {"fn": "max(2, 20 * Att2)"}})
+    )
+    config = override(
+        config,
+        "training",
+        cost_settings=("1:1", "1:1:flat"),
+        num_round=15,
+        cv_folds=3,
+        multilabel_strategy=strategy,
+    )
+    config = replace(config, registry=replace(config.registry, model_package_group="yeast-rows"))
+    run = run_locally(config, tmp_path, max_parallel=2)
+    assert run.evaluation is not None, run.result.failure_reason
+    evaluation = run.evaluation
+    assert evaluation["cost_matrices"]["Class1"]["fn"] == "max(2, 20 * Att2)"
+    assert evaluation["cost_matrices"]["Class2"]["fn"] == "max(1, 5 + 10 * Att1)"
+    test = _split(run, tmp_path, "test")
+    scores = pd.read_parquet(output(run, tmp_path, "Evaluate", "evaluation") / "scores.parquet")
+    for model in evaluation["models"]:
+        assert model["strategy"] == strategy
+        assert set(model["rules"]) == set(evaluation["labels"]) == set(model["rule_choice"])
+        total = 0.0
+        for label in evaluation["labels"]:
+            rows = (
+                scores[
+                    (scores["model"] == model["name"])
+                    & (scores["split"] == "test")
+                    & (scores["label_name"] == label)
+                ]
+                .set_index("row")
+                .loc[test["__row__"].to_numpy()]
+            )
+            y = test[label].to_numpy() == 1
+            decided = rows["decision"].to_numpy() == 1
+            paid = np.where(
+                decided,
+                np.where(y, test[f"__cost:tp:{label}"], test[f"__cost:fp:{label}"]),
+                np.where(y, test[f"__cost:fn:{label}"], test[f"__cost:tn:{label}"]),
+            )
+            figures = model["test"]["per_label"][label]
+            assert figures["expected_cost"] == pytest.approx(paid.mean(), rel=1e-12), label
+            total += paid.mean()
+        assert model["test"]["expected_cost"] == pytest.approx(total, rel=1e-12)
