@@ -160,8 +160,9 @@ def test_a_champion_of_an_older_artifact_format_fails_the_execution(story):
     try:
         run = run_locally(_config(data), home, max_parallel=2)
         assert run.result.status == "Failed" and run.result.registered is None
-        assert "decision artifact format 'costpipe-decision/0' is not 'costpipe-decision/1'" in (
-            run.result.failure_reason
+        assert (
+            "decision artifact format 'costpipe-decision/0' is not one of 'costpipe-decision/1', "
+            "'costpipe-decision/2'" in run.result.failure_reason
         )
     finally:
         registry.set_approval(GROUP, old["version"], "Rejected")

@@ -24,8 +24,8 @@ from steps.champion import (
 from steps.costs import CostMatrix
 from steps.data import labels_from_frame
 from steps.errors import InputError
-from steps.evaluate import row_costs
 from steps.preprocess_io import read_profile, read_split
+from steps.pricing import row_costs
 from tests.aws.support import BUCKET, REGION
 
 GROUP = "cancer"
@@ -94,7 +94,7 @@ def test_the_evaluate_job_prices_an_approved_package_from_s3(first_run):
             champion,
             {"test": (frame, Y)},
             run.evaluation["labels"],
-            lambda labels, decisions: row_costs(labels, decisions, [matrix]),
+            {"test": [matrix]},
             {"test": row_costs(Y, Y, [matrix])},
         )
         assert priced["test"]["champion"].mean() == pytest.approx(
@@ -103,6 +103,8 @@ def test_the_evaluate_job_prices_an_approved_package_from_s3(first_run):
         # An approved package whose artifact is gone fails, naming the version.
         gone = _package(sm, "Approved", f"s3://{BUCKET}/gone/model.tar.gz")
         with pytest.raises(InputError) as raised:
-            price_champion(find_champion(GROUP), {"test": (frame, Y)}, ["malignant"], None, {})
+            price_champion(
+                find_champion(GROUP), {"test": (frame, Y)}, ["malignant"], {"test": [matrix]}, {}
+            )
         assert str(raised.value).startswith(f"approved version 2 ({gone}): its decision artifact")
         assert "cannot be loaded (cannot read s3://" in str(raised.value)
