@@ -6,6 +6,10 @@ settings: one that registers (a missed cancer priced at 60,000), the same again 
 MaxCostPerDecision 1 (not registered; Preprocess and the trainings come from the step cache),
 and one whose Preprocess step fails (the definition run with a target column that does not
 exist), so nothing after it starts and there is no evaluation.
+
+A second home holds one per-row execution: the bank-telemarketing example's cost matrix (a
+missed subscriber costs ``max(1, 0.02463333 * 0.25 * balance)``) on a sample of its rows, with
+two cost settings and few boosting rounds so that it runs in seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class ReportHome:
     run_text: str
 
 
-_BUILT: dict[str, ReportHome] = {}
+_BUILT: dict[str, Any] = {}
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -93,6 +97,71 @@ def _failed_execution(home: Path, source: str) -> str:
         executor.close()
     assert result.status == "Failed", result
     return result.execution_id
+
+
+# a per-row execution ----------------------------------------------------------------------------
+PER_ROW_SETTINGS = "1:1:flat,1:1"
+PER_ROW_ROWS = 3000
+PER_ROW_FN = "max(1, 0.02463333 * 0.25 * balance)"
+
+
+@dataclass(frozen=True)
+class PerRowHome:
+    home: Path
+    execution: str
+    run_json: dict[str, Any]
+
+
+def per_row_home(root: Path) -> PerRowHome:
+    """A local execution under per-row costs, built once per test process: a stratified
+    sample of the bank-telemarketing example's rows (its CSV needs the empulse package, which
+    the examples extra installs), its formula costs, a flat and a cost-weighted setting."""
+    if "per_row" in _BUILT:
+        return _BUILT["per_row"]
+    from pipeline.examples import example_data
+
+    home = root / "per-row-home"
+    source = pd.read_csv(example_data("bank-telemarketing", home))
+    # The same share of subscribers as the whole file, from a fixed seed.
+    sample = source.groupby("subscribed", group_keys=False).sample(
+        frac=PER_ROW_ROWS / len(source), random_state=7
+    )
+    data = root / "bank-sample.csv"
+    sample.sort_index().to_csv(data, index=False)
+    config = root / "per-row.toml"
+    config.write_text(
+        f"""[data]
+path = "{data}"
+target = "subscribed"
+positive_label = "1"
+label_name = "subscribed"
+
+[costs]
+tp = 1.0
+fp = 1.0
+fn = "{PER_ROW_FN}"
+tn = 0.0
+
+[training]
+num_round = 40
+cv_folds = 3
+cost_settings = "{PER_ROW_SETTINGS}"
+
+[evaluation]
+bootstrap_resamples = 200
+
+[registry]
+model_package_group = "bank-sample"
+""",
+        encoding="utf-8",
+    )
+    code, text = _run(["run", "--home", str(home), "--config", str(config), "--json"])
+    run_json = json.loads(text)
+    assert code in (0, 1), text
+    assert run_json["status"] == "Succeeded" or run_json.get("failure_reason"), run_json
+    built = PerRowHome(home=home, execution=run_json["execution_id"], run_json=run_json)
+    _BUILT["per_row"] = built
+    return built
 
 
 # a synthetic multi-label execution ------------------------------------------------------------
@@ -265,3 +334,75 @@ def multilabel_data(
             "approval_status": "PendingManualApproval",
         },
     )
+
+
+def per_row_multilabel_data(
+    labels: tuple[str, ...] = ("toxic", "spam"), seed: int = 1, formula: str = "0.5 * amount"
+) -> ReportData:
+    """:func:`multilabel_data` made per-row: a formula cost for a missed positive (``formula``,
+    shown as written), the first model deciding by a shift, the second by Platt-calibrated
+    scores, and scores.parquet carrying each row's source row, decision and four costs. Each
+    decision is the rule's on the stored scores, so the figures can be recomputed exactly;
+    evaluation.json has no per-label figures (the report computes them from the rows)."""
+    from steps.cost_expressions import RowCosts
+    from steps.rules import MinimumRiskRule
+
+    data = multilabel_data(labels=labels, seed=seed)
+    evaluation = data.evaluation
+    assert evaluation is not None and data.scores is not None
+    rng = np.random.default_rng(seed)
+    entries = {"tp": 1.0, "fp": 1.0, "fn": formula, "tn": 0.0}
+    evaluation["cost_matrix"] = dict(entries)
+    evaluation["cost_matrices"] = {label: dict(entries) for label in labels}
+    evaluation["costs"] = {
+        "per_row": True,
+        "default": dict(entries),
+        "entries": {label: dict(entries) for label in labels},
+        "columns": ["amount"],
+    }
+    rules = [
+        MinimumRiskRule(0.35),
+        MinimumRiskRule(0.0, {"method": "platt", "a": 1.0, "b": 0.0}),
+    ]
+    choices = ["shift", "platt"]
+    for model, rule, choice in zip(evaluation["models"], rules, choices, strict=True):
+        model["thresholds"] = dict.fromkeys(labels)
+        model["rules"] = {label: rule.as_dict() for label in labels}
+        model["rule_choice"] = {
+            label: {
+                "choice": choice,
+                "cross_validated_costs": {"shift": 0.61, "isotonic": 0.64, "platt": 0.59},
+                "folds": 5,
+            }
+            for label in labels
+        }
+        model["selection_cost"] = 0.61 * len(labels)
+    scores = data.scores.copy()
+    # Each split's rows share source rows and amounts across models and labels.
+    amounts = {}
+    for split in ("validation", "test"):
+        n = int(((scores["split"] == split) & (scores["model"] == "fn1-fp1")).sum()) // len(labels)
+        amounts[split] = (
+            np.arange(n) * 7 + (0 if split == "test" else 1000),
+            rng.lognormal(2, 1, n),
+        )
+    frames = []
+    for (name, split, _label), part in scores.groupby(["model", "split", "label_name"], sort=False):
+        part = part.copy()
+        rows, amount = amounts[split]
+        costs = RowCosts(
+            tp=np.ones(len(part)),
+            fp=np.ones(len(part)),
+            fn=np.maximum(1.0, 0.5 * amount),
+            tn=np.zeros(len(part)),
+        )
+        rule = rules[[m["name"] for m in evaluation["models"]].index(name)]
+        part["row"] = rows
+        part["decision"] = rule.decide_scores(part["score"].to_numpy(np.float64), costs).astype(
+            np.int8
+        )
+        for outcome in ("tp", "fp", "fn", "tn"):
+            part[f"cost_{outcome}"] = getattr(costs, outcome)
+        frames.append(part)
+    data.scores = pd.concat(frames, ignore_index=True)
+    return data

@@ -1,9 +1,12 @@
 """The report in a real headless Chromium (Debian's ``chromium``, installed by ``.ci/run``).
 
-Each report is opened from disk; the test checks that the page loaded with no console error,
-no uncaught exception and no error in the browser's log, that it fetched nothing but itself and
-its ``data:`` images, that every figure rendered with a non-zero size, that no script made it
-into the page, and that a full-page screenshot is not blank. Screenshots are kept in the test's
+The reports: the breast-cancer executions (registered, and failed before any evaluation), a
+synthetic multi-label execution, a per-row cost execution (the bank-telemarketing sample) and a
+synthetic multi-label per-row one. Each report is opened from disk; the test checks that the
+page loaded with no console error, no uncaught exception and no error in the browser's log,
+that it fetched nothing but itself and its ``data:`` images, that every figure rendered with a
+non-zero size, that no script made it into the page, and that a full-page screenshot is not
+blank. Screenshots are kept in the test's
 temporary folder (and copied to ``$COSTPIPE_SCREENSHOT_DIR`` when that is set).
 
 Without Chromium the test fails under CI (``CI=true``, as ``.ci/run`` runs) and is skipped
@@ -23,7 +26,15 @@ from pipeline.report import write_report
 from pipeline.report.local import load_local
 from tests.browser import Browser, chromium, find_chromium
 from tests.external import missing_tool
-from tests.report_support import EVIL, ReportHome, multilabel_data, report_home
+from tests.report_support import (
+    EVIL,
+    PerRowHome,
+    ReportHome,
+    multilabel_data,
+    per_row_home,
+    per_row_multilabel_data,
+    report_home,
+)
 
 FIGURES_SCRIPT = """(() => {
   const figures = [...document.querySelectorAll('figure')].map(figure => {
@@ -48,6 +59,8 @@ FIGURES_SCRIPT = """(() => {
     handlers: [...document.querySelectorAll('*')].filter(
       e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
     title: document.title,
+    money_tables: [...document.querySelectorAll('table.money-lost')].filter(
+      table => table.tBodies.length && table.tBodies[0].rows.length > 0).length,
     sections: [...document.querySelectorAll('h2')].map(h => h.textContent),
   };
 })()"""
@@ -110,6 +123,7 @@ def test_reports_render_in_headless_chromium(
 ):
     executable = require_chromium()
     home: ReportHome = report_home(tmp_path_factory.mktemp("report"))
+    per_row: PerRowHome = per_row_home(tmp_path_factory.mktemp("report-per-row"))
     pages = {
         "registered": write_report(
             load_local(home.home, home.registered), tmp_path / "registered.html"
@@ -117,6 +131,13 @@ def test_reports_render_in_headless_chromium(
         "failed": write_report(load_local(home.home, home.failed), tmp_path / "failed.html"),
         "multilabel": write_report(
             multilabel_data(labels=("toxic", EVIL)), tmp_path / "multilabel.html"
+        ),
+        "per-row": write_report(
+            load_local(per_row.home, per_row.execution), tmp_path / "per-row.html"
+        ),
+        "per-row-multilabel": write_report(
+            per_row_multilabel_data(labels=("toxic", EVIL), formula=f"0.5 * `{EVIL}`"),
+            tmp_path / "per-row-multilabel.html",
         ),
     }
     screenshots = tmp_path / "screenshots"
@@ -131,3 +152,9 @@ def test_reports_render_in_headless_chromium(
     assert "Label toxic (1 of 2)" in states["multilabel"]["sections"]
     assert any(EVIL in section for section in states["multilabel"]["sections"])
     assert states["registered"]["title"].startswith("costpipe")
+    # Per-row costs: the DAG plus four plots per label (cost against the shift, the setting,
+    # what the errors cost, precision-recall), and the costliest errors' table.
+    assert [f["kind"] for f in states["per-row"]["figures"]] == ["svg"] + ["img"] * 4
+    assert states["per-row"]["money_tables"] == 1
+    assert len(states["per-row-multilabel"]["figures"]) == 1 + 4 * 2
+    assert states["per-row-multilabel"]["money_tables"] == 2

@@ -4,6 +4,8 @@
 * :mod:`.local` / :mod:`.sagemaker`: loaders, from a local home or from SageMaker and S3;
 * :mod:`.layout` / :mod:`.dag_svg`: the DAG, laid out in layers and drawn as SVG;
 * :mod:`.figures`: the plots (matplotlib, embedded as SVG data URIs);
+* :mod:`.row_figures`: under per-row costs, the cost against the rule's shift, what the errors
+  cost, and the costliest wrong decisions;
 * :mod:`.page`: the HTML page;
 * :mod:`.command`: ``costpipe report`` and the report ``costpipe run`` writes.
 

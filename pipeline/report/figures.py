@@ -15,6 +15,11 @@ Per label (see :mod:`pipeline.report.model`):
 * test score distributions per true class (positives up, negatives down) coloured by outcome at
   the chosen threshold, with how many cases sit close to the cut-off;
 * precision-recall curves on test with each model's F1 peak and its operating point.
+
+Under per-row costs there is no threshold: the threshold plots give way to those of
+:mod:`pipeline.report.row_figures` (expected cost against the rule's shift, what the errors
+cost), and the setting plot draws each model's tuning cost as the cross-validated cost of its
+rule, the cost it was chosen by.
 """
 
 from __future__ import annotations
@@ -265,21 +270,44 @@ def _sweep_arrays(model: ModelView, view: LabelView) -> tuple[np.ndarray, np.nda
     return sweep.thresholds, sweep.costs
 
 
-#: Line colours (validation, test) of the first, second, ... booster in the setting plot.
-_BOOSTER_COLOURS = (("#1f77b4", "#ff7f0e"), ("#2ca02c", "#d62728"))
+#: Line colours (validation, test) of the first, second, ... booster (and, under per-row
+#: costs, weighting) in the setting plot.
+_BOOSTER_COLOURS = (
+    ("#1f77b4", "#ff7f0e"),
+    ("#2ca02c", "#d62728"),
+    ("#9467bd", "#8c564b"),
+    ("#17becf", "#e377c2"),
+)
+#: Flat settings are drawn this much to the left of the same weights weighted by costs, so
+#: that the two do not hide each other.
+_FLAT_OFFSET = 0.96
 
 
-def _plot_booster_costs(ax: Axes, models: list[ModelView], index: int) -> list[float]:
-    """One booster's validation and test cost against the setting; returns the values drawn."""
+def _weighting(model: ModelView) -> str:
+    return str(model.setting.get("weighting", "costs"))
+
+
+def _plot_booster_costs(
+    ax: Axes, models: list[ModelView], index: int, per_row: bool = False
+) -> list[float]:
+    """One booster's (and weighting's) validation and test cost against the setting; returns
+    the values drawn. Under per-row costs the first line is each rule's cross-validated cost
+    on the tuning rows, what the model was chosen by."""
     ratios = np.array([m.ratio for m in models])
     validation_colour, test_colour = _BOOSTER_COLOURS[index % len(_BOOSTER_COLOURS)]
     suffix = "" if models[0].booster == "tree" else f", {models[0].booster}"
+    if _weighting(models[0]) != "costs":
+        suffix += f", {_weighting(models[0])}"
+        ratios = ratios * _FLAT_OFFSET
     values: list[float] = []
-    validation = [m.figures.get("validation", {}).get("expected_cost") for m in models]
+    if per_row:
+        validation = [m.tuning_cost for m in models]
+        first = "cross-validated (rule)"
+    else:
+        validation = [m.figures.get("validation", {}).get("expected_cost") for m in models]
+        first = "validation"
     if all(v is not None for v in validation):
-        ax.plot(
-            ratios, validation, marker="o", color=validation_colour, label=f"validation{suffix}"
-        )
+        ax.plot(ratios, validation, marker="o", color=validation_colour, label=f"{first}{suffix}")
         values += [float(v) for v in validation]
     test = [m.figures.get("test", {}).get("expected_cost") for m in models]
     if all(v is not None for v in test):
@@ -315,16 +343,29 @@ def cost_setting_plot(view: LabelView) -> Plot | None:
     figure = _new_figure(7.6, 4.0)
     ax = figure.subplots()
     values: list[float] = []
-    boosters = sorted({m.booster for m in models}, key=lambda b: (b != "tree", b))
-    for index, booster in enumerate(boosters):
-        values += _plot_booster_costs(ax, [m for m in models if m.booster == booster], index)
+    # One pair of lines per booster (trees first), and per weighting under per-row costs.
+    groups = sorted({(m.booster, _weighting(m)) for m in models}, key=lambda g: (g[0] != "tree", g))
+    for index, group in enumerate(groups):
+        members = [m for m in models if (m.booster, _weighting(m)) == group]
+        values += _plot_booster_costs(ax, members, index, view.per_row)
     references = [v for policy in view.baselines.values() for s, v in policy.items() if s == "test"]
     shown = [*values, min(references)] if references else values
     pad = 0.08 * (max(shown) - min(shown)) or 0.05 * abs(max(shown)) or 1.0
     bottom, top = min(shown) - pad, max(shown) + pad
     _reference_lines(ax, view, "test", top)
     best = next((m for m in models if m.name == view.best), None)
-    if best is not None and best.figures.get("validation", {}).get("expected_cost") is not None:
+    if view.per_row and best is not None and best.tuning_cost is not None:
+        ax.plot(
+            [best.ratio * (_FLAT_OFFSET if _weighting(best) != "costs" else 1.0)],
+            [best.tuning_cost],
+            marker="*",
+            markersize=16,
+            color="#fbc02d",
+            markeredgecolor="#5d4037",
+            linestyle="none",
+            label=f"cheapest by tuning cost: {text(best.name)}",
+        )
+    elif best is not None and best.figures.get("validation", {}).get("expected_cost") is not None:
         cost = best.figures["validation"]["expected_cost"]
         ax.plot(
             [best.ratio],
@@ -349,12 +390,22 @@ def cost_setting_plot(view: LabelView) -> Plot | None:
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.25)
     ax.legend(fontsize=8, loc="best")
+    caption = (
+        "Each model's expected cost at its chosen threshold, by the training weights it "
+        "was trained with. The cheapest on validation is the one the pipeline picks; test is "
+        "for reporting, with its bootstrap interval."
+    )
+    if view.per_row:
+        caption = (
+            "Each model's expected cost under its per-row rule, by the training weights it was "
+            "trained with (flat: class weights alone, each row's costs left to the rule). The "
+            "first line is the rule's cross-validated cost on the tuning rows, by which the "
+            "pipeline picks the cheapest; test is for reporting, with its bootstrap interval."
+        )
     return Plot(
         key="cost-setting",
         title="Expected cost against the cost setting",
-        caption="Each model's expected cost at its chosen threshold, by the training weights it "
-        "was trained with. The cheapest on validation is the one the pipeline picks; test is "
-        "for reporting, with its bootstrap interval.",
+        caption=caption,
         uri=svg_uri(figure),
         alt=f"expected cost against cost setting for {len(models)} models, label {view.label}",
     )
@@ -566,26 +617,50 @@ def precision_recall_plot(view: LabelView) -> Plot | None:
         ),
     ]
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend(
-        [*handles, *marks], [*labels, "F1 peak", "chosen threshold"], fontsize=8, loc="lower left"
+    ring = "the rule's decisions" if view.per_row else "chosen threshold"
+    ax.legend([*handles, *marks], [*labels, "F1 peak", ring], fontsize=8, loc="lower left")
+    caption = (
+        "Precision against recall at every threshold on test; the star is each model's "
+        "F1 peak, the ring the threshold it chose. Grey curves: equal F1. The cheapest model is "
+        "drawn thicker; the axes are zoomed to where the marks are."
     )
+    if view.per_row:
+        caption = (
+            "Precision against recall at every threshold of each model's decision scores on "
+            "test; the star is each model's F1 peak, the ring where its per-row rule's "
+            "decisions land (each row with its own threshold, so not a point any one threshold "
+            "reaches). Grey curves: equal F1. The cheapest model is drawn thicker; the axes are "
+            "zoomed to where the marks are."
+        )
     return Plot(
         key="precision-recall",
         title="Precision and recall on test",
-        caption="Precision against recall at every threshold on test; the star is each model's "
-        "F1 peak, the ring the threshold it chose. Grey curves: equal F1. The cheapest model is "
-        "drawn thicker; the axes are zoomed to where the marks are.",
+        caption=caption,
         uri=svg_uri(figure),
         alt=f"precision-recall curves for {len(models)} models, label {view.label}",
     )
 
 
 def label_plots(view: LabelView) -> list[Plot]:
-    """Every plot of one label's section, in page order (those without data left out)."""
-    plots = [
-        cost_threshold_plot(view),
-        cost_setting_plot(view),
-        score_distribution_plot(view),
-        precision_recall_plot(view),
-    ]
+    """Every plot of one label's section, in page order (those without data left out).
+
+    Under per-row costs the threshold plots (cost against threshold, score distributions at
+    the threshold) give way to cost against the shift and what the errors cost.
+    """
+    if view.per_row:
+        from pipeline.report.row_figures import error_cost_plot, shift_cost_plot
+
+        plots = [
+            shift_cost_plot(view),
+            cost_setting_plot(view),
+            error_cost_plot(view),
+            precision_recall_plot(view),
+        ]
+    else:
+        plots = [
+            cost_threshold_plot(view),
+            cost_setting_plot(view),
+            score_distribution_plot(view),
+            precision_recall_plot(view),
+        ]
     return [plot for plot in plots if plot is not None]

@@ -9,6 +9,12 @@ Per label: ``evaluation["labels"]`` names the labels (one for a binary problem).
 ``test`` figures are that label's; with several labels, a model's ``per_label[label]`` figures
 are used when Evaluate writes them, and otherwise they are recomputed from the scores (a
 ``label_name`` column in ``scores.parquet`` says which label a row scores).
+
+Under per-row costs (``evaluation["costs"]["per_row"]``) there is no threshold and no cost
+matrix of numbers: each model decides by its minimum-risk rule (``rules[label]``: a shift, or
+calibrated scores), the cost entries may be formulas (kept as written in
+:attr:`LabelView.entries`), and scores.parquet carries each row's decision, its four costs and
+its source row (:class:`RowScores`), from which the per-row figures are drawn.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from steps.costs import CostMatrix
+from steps.cost_expressions import RowCosts
+from steps.costs import OUTCOMES, CostMatrix
 
 SPLITS = ("validation", "test")
 POLICIES = ("all_negative", "all_positive")
@@ -87,14 +94,73 @@ class ReportData:
 
 
 @dataclass(frozen=True)
+class RowScores:
+    """One model's rows of one split and label under per-row costs, as scores.parquet holds
+    them: truth, decision scores (calibrated when the rule calibrates), 0/1 decisions, each
+    row's four costs and its position in its source file (0-based)."""
+
+    y: np.ndarray
+    scores: np.ndarray
+    decisions: np.ndarray
+    costs: RowCosts
+    rows: np.ndarray
+
+    @property
+    def paid(self) -> np.ndarray:
+        """Each row's cost of the decision taken."""
+        return self.costs.of(self.y, self.decisions)
+
+    @property
+    def other(self) -> np.ndarray:
+        """What each row would have cost with the other decision."""
+        return self.costs.of(self.y, 1 - self.decisions)
+
+    @property
+    def false_negatives(self) -> np.ndarray:
+        return (self.y == 1) & (self.decisions == 0)
+
+    @property
+    def false_positives(self) -> np.ndarray:
+        return (self.y == 0) & (self.decisions == 1)
+
+    def trivial_costs(self) -> dict[str, float]:
+        """Expected cost per decision of calling every row negative, and every row positive."""
+        return {
+            "all_negative": float(self.costs.of(self.y, np.zeros_like(self.y)).mean()),
+            "all_positive": float(self.costs.of(self.y, np.ones_like(self.y)).mean()),
+        }
+
+
+@dataclass(frozen=True)
 class ModelView:
-    """One model's figures and scores for one label."""
+    """One model's figures and scores for one label.
+
+    Under per-row costs ``threshold`` is NaN, ``rule`` is the label's minimum-risk rule as
+    evaluation.json records it, ``choice`` its cross-validated choice (``rule_choice[label]``)
+    and ``rows`` the per-row material of each split.
+    """
 
     name: str
     setting: dict[str, float]
     threshold: float
     figures: dict[str, dict[str, Any]]  # split -> expected_cost, confusion, precision, ...
     scores: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (true labels, scores)
+    rule: dict[str, Any] | None = None
+    choice: dict[str, Any] | None = None
+    rows: dict[str, RowScores] = field(default_factory=dict)
+
+    @property
+    def per_row(self) -> bool:
+        return self.rule is not None and self.rule.get("kind") == "minimum-risk"
+
+    @property
+    def tuning_cost(self) -> float | None:
+        """What the model was chosen by, for this label: its rule's cross-validated cost under
+        per-row costs, else its cost on the tuning scores."""
+        if self.choice and self.choice.get("cross_validated_costs"):
+            return float(self.choice["cross_validated_costs"][self.choice["choice"]])
+        value = self.figures.get("validation", {}).get("expected_cost")
+        return None if value is None else float(value)
 
     @property
     def booster(self) -> str:
@@ -109,14 +175,43 @@ class ModelView:
 
 @dataclass(frozen=True)
 class LabelView:
-    """Everything the per-label section draws."""
+    """Everything the per-label section draws.
+
+    ``matrix`` is None under per-row costs (``per_row``), where ``entries`` holds the label's
+    cost entries as written: numbers, or formula texts.
+    """
 
     label: str
-    matrix: CostMatrix
+    matrix: CostMatrix | None
     models: list[ModelView]
     best: str | None
     baselines: dict[str, dict[str, float]]  # policy -> split -> expected cost
     has_scores: bool
+    per_row: bool = False
+    entries: dict[str, Any] | None = None
+
+    @property
+    def cheapest(self) -> ModelView | None:
+        """The cheapest model (the one the pipeline picked), else the first one."""
+        found = next((m for m in self.models if m.name == self.best), None)
+        return found or next(iter(self.models), None)
+
+
+def is_per_row(evaluation: dict[str, Any]) -> bool:
+    """Whether the execution priced every row with its own costs."""
+    return bool((evaluation.get("costs") or {}).get("per_row"))
+
+
+def cost_entries_for(evaluation: dict[str, Any], label: str) -> dict[str, Any]:
+    """A label's cost entries as evaluation.json records them (numbers or formula texts):
+    its own in ``cost_matrices``, else the evaluation's ``cost_matrix``."""
+    own = (evaluation.get("cost_matrices") or {}).get(label)
+    if isinstance(own, dict) and all(k in own for k in OUTCOMES):
+        return dict(own)
+    matrix = evaluation.get("cost_matrix") or {}
+    if label in matrix and isinstance(matrix[label], dict):
+        matrix = matrix[label]
+    return {k: matrix.get(k) for k in OUTCOMES}
 
 
 def cost_matrix_for(evaluation: dict[str, Any], label: str) -> CostMatrix:
@@ -142,6 +237,38 @@ def _label_scores(
         picked["label"].to_numpy(dtype=np.int64),
         picked["score"].to_numpy(dtype=np.float64),
     )
+
+
+def _label_rows(
+    scores: pd.DataFrame | None, model: str, split: str, label: str, multi: bool
+) -> RowScores | None:
+    """A model's per-row material of one split and label (None without per-row columns)."""
+    needed = ("row", "decision", *(f"cost_{outcome}" for outcome in OUTCOMES))
+    if scores is None or scores.empty or not all(c in scores.columns for c in needed):
+        return None
+    rows = (scores["model"] == model) & (scores["split"] == split)
+    if multi and "label_name" in scores.columns:
+        rows &= scores["label_name"].astype(str) == label
+    picked = scores.loc[rows]
+    if picked.empty:
+        return None
+    return RowScores(
+        y=picked["label"].to_numpy(dtype=np.int64),
+        scores=picked["score"].to_numpy(dtype=np.float64),
+        decisions=picked["decision"].to_numpy(dtype=np.int64),
+        costs=RowCosts(
+            *(picked[f"cost_{outcome}"].to_numpy(dtype=np.float64) for outcome in OUTCOMES)
+        ),
+        rows=picked["row"].to_numpy(dtype=np.int64),
+    )
+
+
+def figures_from_rows(rows: RowScores) -> dict[str, Any]:
+    """One label's figures of per-row decisions, as Evaluate computes them
+    (``steps.evaluate.decision_figures``)."""
+    from steps.evaluate import decision_figures
+
+    return decision_figures(rows.y, rows.scores, rows.decisions, rows.costs)
 
 
 def figures_from_scores(
@@ -177,6 +304,8 @@ def label_views(data: ReportData) -> list[LabelView]:
         return []
     labels = labels_of(evaluation)
     multi = len(labels) > 1
+    if is_per_row(evaluation):
+        return [_per_row_view(data, label, multi) for label in labels]
     views = []
     for label in labels:
         matrix = cost_matrix_for(evaluation, label)
@@ -219,6 +348,69 @@ def label_views(data: ReportData) -> list[LabelView]:
             )
         )
     return views
+
+
+def _per_row_view(data: ReportData, label: str, multi: bool) -> LabelView:
+    """One label of a per-row execution: rules instead of thresholds, the label's cost entries
+    as written, each model's per-row material; figures from evaluation.json where it has them
+    for the label, else recomputed from the rows."""
+    evaluation = data.evaluation or {}
+    models = []
+    for model in evaluation.get("models", []):
+        rules = model.get("rules") or {}
+        rule = rules.get(label, next(iter(rules.values()), None))
+        choice = (model.get("rule_choice") or {}).get(label)
+        threshold = (model.get("thresholds") or {}).get(label)
+        scores, rows, figures = {}, {}, {}
+        for split in SPLITS:
+            found = _label_scores(data.scores, model["name"], split, label, multi)
+            if found is not None:
+                scores[split] = found
+            material = _label_rows(data.scores, model["name"], split, label, multi)
+            if material is not None:
+                rows[split] = material
+            given = model.get(split) or {}
+            if multi:
+                given = (given.get("per_label") or {}).get(label) or {}
+            if given:
+                figures[split] = given
+            elif material is not None:
+                figures[split] = figures_from_rows(material)
+        models.append(
+            ModelView(
+                name=str(model["name"]),
+                setting=dict(model.get("setting", {})),
+                threshold=math.nan if threshold is None else float(threshold),
+                figures=figures,
+                scores=scores,
+                rule=rule,
+                choice=choice,
+                rows=rows,
+            )
+        )
+    baselines: dict[str, dict[str, float]] = {policy: {} for policy in POLICIES}
+    given = evaluation.get("baselines") or {}
+    for split in SPLITS:
+        material = next((m.rows[split] for m in models if split in m.rows), None)
+        if material is not None:
+            # The trivial policies on the rows the curves are drawn from.
+            for policy, cost in material.trivial_costs().items():
+                baselines[policy][split] = cost
+        elif not multi:
+            for policy in POLICIES:
+                value = given.get(policy, {}).get(split, {}).get("expected_cost")
+                if value is not None:
+                    baselines[policy][split] = float(value)
+    return LabelView(
+        label=label,
+        matrix=None,
+        models=models,
+        best=(evaluation.get("best") or {}).get("name"),
+        baselines=baselines,
+        has_scores=any(m.scores for m in models),
+        per_row=True,
+        entries=cost_entries_for(evaluation, label),
+    )
 
 
 def _baselines(

@@ -20,7 +20,16 @@ from pipeline.report.dag_svg import STATUS_STYLE, duration_text, render_dag
 from pipeline.report.figures import Plot, label_plots
 from pipeline.report.figures import setting_text as model_setting_text
 from pipeline.report.layout import layout
-from pipeline.report.model import POLICIES, LabelView, ReportData, label_views, parse_time
+from pipeline.report.model import (
+    POLICIES,
+    LabelView,
+    ModelView,
+    ReportData,
+    is_per_row,
+    label_views,
+    parse_time,
+)
+from pipeline.report.row_figures import rule_words, top_error_rows
 from steps.costs import setting_sort_key, setting_text
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -191,8 +200,31 @@ def outcome(data: ReportData) -> str:
 def _threshold_text(thresholds: dict[str, Any]) -> str:
     """One threshold as a number; several are shown in each label's section below."""
     if len(thresholds) == 1:
-        return f"{float(next(iter(thresholds.values()))):.4g}"
+        value = next(iter(thresholds.values()))
+        return "per row" if value is None else f"{float(value):.4g}"
     return f"{len(thresholds)} labels: see each label below"
+
+
+def _rule_text(model: dict[str, Any]) -> str:
+    """A per-row model's rule (``shift +0.41``, ``isotonic calibration``); several labels'
+    rules are shown in each label's section below."""
+    rules = model.get("rules") or {}
+    if len(rules) == 1:
+        return rule_words(next(iter(rules.values())))
+    if not rules:
+        return _threshold_text(model.get("thresholds") or {})
+    return f"{len(rules)} labels: see each label below"
+
+
+def entry_text(value: Any) -> str:
+    """A cost entry as the page shows it: a number as money, a formula as written (escaped)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return money(float(value))
+    return f"<code>{esc(value)}</code>"
+
+
+def entries_text(entries: dict[str, Any]) -> str:
+    return ", ".join(f"{OUTCOME_NAMES[k]} {entry_text(entries.get(k))}" for k in OUTCOME_NAMES)
 
 
 def tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
@@ -221,14 +253,37 @@ def _order(setting: dict[str, Any] | None) -> tuple[bool, tuple[bool, float]]:
     return True, (True, math.inf)
 
 
+def per_row_tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
+    """(column header, sentence) under per-row costs: rules, chosen by cross-validation."""
+    methods = {
+        (model.get("threshold_data") or {}).get("method") for model in evaluation.get("models", [])
+    }
+    rows = (
+        "out-of-fold scores of the training and validation rows"
+        if methods == {"cross-validation"}
+        else "the validation split's scores"
+    )
+    return (
+        "cross-validated cost",
+        "Each row is priced with its own costs, so there is no one threshold: each model "
+        "calls a row positive when its score clears the row's own cost-optimal threshold, "
+        "after a shift of the scores or a calibration (isotonic or Platt). Which of the three, "
+        f"and the cheapest model, are chosen by cross-validated cost on the tuning rows ({rows}); "
+        "test is for reporting.",
+    )
+
+
 def cost_table(evaluation: dict[str, Any]) -> str:
     """One row per cost setting, the cheapest marked, then the trivial policies."""
     best = (evaluation.get("best") or {}).get("name")
-    tuning_header, tuning_sentence = tuning_words(evaluation)
+    per_row = is_per_row(evaluation)
+    tuning_header, tuning_sentence = (
+        per_row_tuning_words(evaluation) if per_row else tuning_words(evaluation)
+    )
     header_cells = [
         ("cost setting", ""),
         ("model", ""),
-        ("threshold", "num"),
+        ("rule" if per_row else "threshold", "num"),
         (tuning_header, "num"),
         ("test cost", "num"),
         ("95 % interval (test)", "num"),
@@ -252,11 +307,20 @@ def cost_table(evaluation: dict[str, Any]) -> str:
         is_best = model.get("name") == best
         savings = test.get("savings")
         thresholds = model.get("thresholds") or {}
+        # Under per-row costs a model is chosen by its rules' cross-validated cost.
+        tuning_cost = (
+            model.get("selection_cost", validation.get("expected_cost"))
+            if per_row
+            else validation.get("expected_cost")
+        )
         cells = [
             (ratio, ""),
             (model.get("name"), "name"),
-            (_threshold_text(thresholds), "num" if len(thresholds) == 1 else ""),
-            (money(validation.get("expected_cost")), "num"),
+            (
+                _rule_text(model) if per_row else _threshold_text(thresholds),
+                "num" if len(thresholds) == 1 else "",
+            ),
+            (money(tuning_cost), "num"),
             (money(test.get("expected_cost")), "num"),
             (f"{money(interval[0])} \u2013 {money(interval[1])}" if interval else "-", "num"),
             (f"{savings:.1%}" if isinstance(savings, int | float) else "-", "num"),
@@ -285,7 +349,7 @@ def cost_table(evaluation: dict[str, Any]) -> str:
         rows.append(
             f'<tr class="policy"><td colspan="2">approved version {esc(champion["version"])} '
             f"(champion, {esc(champion.get('name'))})</td>"
-            f'<td class="num">{esc(_threshold_text(champion.get("thresholds") or {}))}</td>'
+            f'<td class="num">{esc(_champion_rule(champion, per_row))}</td>'
             # The tuning column holds the candidates' tuning costs; the champion has none.
             "<td>-</td>"
             f'<td class="num">{money(test.get("expected_cost"))}</td><td>-</td><td>-</td>'
@@ -312,7 +376,18 @@ def cost_table(evaluation: dict[str, Any]) -> str:
         )
     matrix = evaluation.get("cost_matrix") or {}
     matrix_text = ""
-    if all(k in matrix for k in OUTCOME_NAMES):
+    if per_row and all(k in matrix for k in OUTCOME_NAMES):
+        columns = (evaluation.get("costs") or {}).get("columns") or []
+        read = (
+            f" (from the data's {', '.join(f'<code>{esc(c)}</code>' for c in columns)})"
+            if columns
+            else ""
+        )
+        matrix_text = (
+            f'<p class="muted">Costs per decision, computed for each row{read}: '
+            f"{entries_text(matrix)}. {esc(tuning_sentence)}</p>"
+        )
+    elif all(k in matrix for k in OUTCOME_NAMES):
         matrix_text = (
             '<p class="muted">Cost matrix per decision: '
             + ", ".join(f"{OUTCOME_NAMES[k]} {money(float(matrix[k]))}" for k in OUTCOME_NAMES)
@@ -323,6 +398,12 @@ def cost_table(evaluation: dict[str, Any]) -> str:
         f'{summary}<table class="costs"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>{matrix_text}"
     )
+
+
+def _champion_rule(champion: dict[str, Any], per_row: bool) -> str:
+    if per_row and champion.get("rules"):
+        return _rule_text(champion)
+    return _threshold_text(champion.get("thresholds") or {})
 
 
 # graph ---------------------------------------------------------------------------------------
@@ -386,20 +467,34 @@ def confusion_matrices(view: LabelView) -> str:
             continue
         total = max(1, sum(int(counts.get(k, 0)) for k in OUTCOME_NAMES))
 
-        def cell(outcome: str, counts: dict[str, Any] = counts, total: int = total) -> str:
+        spent = _cell_costs(model) if view.per_row else None
+
+        def cell(
+            outcome: str,
+            counts: dict[str, Any] = counts,
+            total: int = total,
+            spent: dict[str, float] | None = spent,
+        ) -> str:
             count = int(counts.get(outcome, 0))
-            cost = count * getattr(view.matrix, outcome) / total
-            return (
-                f"<td><b>{OUTCOME_NAMES[outcome]} {count}</b>"
-                f"<small>{money(cost)} per decision</small></td>"
-            )
+            if view.matrix is not None:
+                cost_text = f"{money(count * getattr(view.matrix, outcome) / total)} per decision"
+            elif spent is not None:
+                cost_text = f"{money(spent[outcome] / total)} per decision"
+            else:
+                cost_text = "-"
+            return f"<td><b>{OUTCOME_NAMES[outcome]} {count}</b><small>{cost_text}</small></td>"
 
         is_best = model.name == view.best
         star = " \u2605" if is_best else ""
+        how = (
+            f"rule: {esc(rule_words(model.rule))}"
+            if view.per_row
+            else f"threshold {model.threshold:.4g}"
+        )
         cards.append(
             f'<div class="confusion{" best" if is_best else ""}">'
             f"<h4>{esc(model.name)} ({esc(model_setting_text(model))}){star}</h4>"
-            f'<div class="muted">threshold {model.threshold:.4g} \u00b7 test cost '
+            f'<div class="muted">{how} \u00b7 test cost '
             f"{money(test.get('expected_cost'))}</div>"
             "<table><tr><th>truth</th><th>called positive</th><th>called negative</th></tr>"
             f"<tr><th>positive</th>{cell('tp')}{cell('fn')}</tr>"
@@ -407,12 +502,34 @@ def confusion_matrices(view: LabelView) -> str:
         )
     if not cards:
         return ""
+    words = (
+        "Counts of each model's per-row rule's decisions, and what each cell adds to the "
+        "expected cost per decision (each row priced with its own costs)."
+        if view.per_row
+        else "Counts at each model's chosen threshold, and what each cell adds to the expected "
+        "cost per decision."
+    )
     return (
         "<h3>Confusion matrices on test</h3>"
-        '<p class="muted">Counts at each model\'s chosen threshold, and what each cell adds to '
-        "the expected cost per decision.</p>"
+        f'<p class="muted">{words}</p>'
         f'<div class="grid">{"".join(cards)}</div>'
     )
+
+
+def _cell_costs(model: ModelView) -> dict[str, float] | None:
+    """What each confusion cell of a per-row model's test decisions cost in total."""
+    rows = model.rows.get("test")
+    if rows is None:
+        return None
+    paid = rows.paid
+    positive, called = rows.y == 1, rows.decisions == 1
+    cells = {
+        "tp": positive & called,
+        "fp": ~positive & called,
+        "fn": positive & ~called,
+        "tn": ~positive & ~called,
+    }
+    return {outcome: float(paid[mask].sum()) for outcome, mask in cells.items()}
 
 
 def label_table(view: LabelView) -> str:
@@ -422,11 +539,13 @@ def label_table(view: LabelView) -> str:
         validation = model.figures.get("validation") or {}
         test = model.figures.get("test") or {}
         confusion = test.get("confusion") or {}
+        how = esc(rule_words(model.rule)) if view.per_row else f"{model.threshold:.4g}"
+        tuning = model.tuning_cost if view.per_row else validation.get("expected_cost")
         rows.append(
             f'<tr class="{"best" if model.name == view.best else ""}">'
             f"<td>{esc(model_setting_text(model))}</td><td>{esc(model.name)}</td>"
-            f'<td class="num">{model.threshold:.4g}</td>'
-            f'<td class="num">{money(validation.get("expected_cost"))}</td>'
+            f'<td class="num">{how}</td>'
+            f'<td class="num">{money(tuning)}</td>'
             f'<td class="num">{money(test.get("expected_cost"))}</td>'
             f'<td class="num">{esc(confusion.get("fn", "-"))}</td>'
             f'<td class="num">{esc(confusion.get("fp", "-"))}</td>'
@@ -440,9 +559,12 @@ def label_table(view: LabelView) -> str:
             f'<td class="num">{money(costs.get("test"))}</td><td colspan="3">trivial policy'
             "</td></tr>"
         )
+    how, tuning = ("threshold", "validation cost")
+    if view.per_row:
+        how, tuning = ("rule", "cross-validated cost")
     return (
-        '<table><thead><tr><th>cost setting</th><th>model</th><th class="num">threshold</th>'
-        '<th class="num">validation cost</th><th class="num">test cost</th>'
+        f'<table><thead><tr><th>cost setting</th><th>model</th><th class="num">{how}</th>'
+        f'<th class="num">{tuning}</th><th class="num">test cost</th>'
         '<th class="num">FN</th><th class="num">FP</th><th class="num">F1</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
@@ -451,6 +573,10 @@ def label_table(view: LabelView) -> str:
 def label_section(view: LabelView, index: int, count: int) -> str:
     title = f"Label {esc(view.label)}" + (f" ({index + 1} of {count})" if count > 1 else "")
     parts = [f'<h2 id="label-{index}">{title}</h2>']
+    if count > 1 and view.per_row and view.entries:
+        parts.append(
+            f'<p class="muted">Costs of this label per decision: {entries_text(view.entries)}.</p>'
+        )
     if count > 1:
         parts.append(label_table(view))
     if not view.has_scores:
@@ -458,9 +584,70 @@ def label_section(view: LabelView, index: int, count: int) -> str:
             '<div class="box note">No scores for this label (scores.parquet missing or '
             "unreadable): the plots that need scores are left out.</div>"
         )
-    parts.extend(figure_html(plot) for plot in label_plots(view))
+    for plot in label_plots(view):
+        parts.append(figure_html(plot))
+        if plot.key == "error-costs":
+            parts.append(top_rows_table(view))
     parts.append(confusion_matrices(view))
     return "".join(parts)
+
+
+def _class_text(value: int) -> str:
+    return "positive" if value == 1 else "negative"
+
+
+def _row_threshold_text(value: float) -> str:
+    """A row's own threshold on the decision score: never reached when it is above 1."""
+    if not math.isfinite(value) or value > 1:
+        return "never"
+    return f"{value:.4g}"
+
+
+def top_rows_table(view: LabelView) -> str:
+    """Where the money is lost: the cheapest model's costliest wrong decisions on test."""
+    model = view.cheapest
+    if model is None or not model.per_row or "test" not in model.rows:
+        return ""
+    top = top_error_rows(model)
+    if not top.rows:
+        return (
+            "<h3>Where the money is lost</h3>"
+            f'<p class="muted">{esc(model.name)} made no wrong decision on test.</p>'
+        )
+    rows = []
+    for rank, row in enumerate(top.rows, start=1):
+        outcome = "FN" if row.truth == 1 else "FP"
+        share_text = f"{row.paid / top.error_total:.1%}" if top.error_total > 0 else "-"
+        rows.append(
+            f'<tr><td class="num">{rank}</td><td class="num">{row.row + 1}</td>'
+            f"<td>{outcome}</td><td>{_class_text(row.truth)}</td>"
+            f"<td>{_class_text(row.decision)}</td>"
+            f'<td class="num">{row.score:.4g}</td>'
+            f'<td class="num">{_row_threshold_text(row.threshold)}</td>'
+            f'<td class="num">{money(row.paid)}</td><td class="num">{money(row.other)}</td>'
+            f'<td class="num">{share_text}</td></tr>'
+        )
+    share_of_all = top.shown_total / top.total if top.total > 0 else 0.0
+    return (
+        "<h3>Where the money is lost</h3>"
+        f"<p>The {len(top.rows)} wrong decisions of <b>{esc(model.name)}</b> "
+        f"({esc(rule_words(model.rule))}) that cost the most on test: together "
+        f"{money(top.shown_total)}, <b>{top.share:.1%}</b> of what its {top.errors} wrong "
+        f"decisions cost ({money(top.error_total)}) and {share_of_all:.1%} of the cost of all "
+        f"{top.decisions} test decisions ({money(top.total)}).</p>"
+        '<table class="money-lost"><thead><tr><th class="num">#</th>'
+        '<th class="num">data row</th><th>error</th><th>truth</th><th>decision</th>'
+        '<th class="num">decision score</th><th class="num">row threshold</th>'
+        '<th class="num">cost paid</th><th class="num">other decision</th>'
+        '<th class="num">share of error cost</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        '<p class="muted">Data row: the row\'s place in its source file, counted from 1 after '
+        "the header (as costpipe's messages count rows). Decision score: the model's score, "
+        "calibrated when its rule calibrates. Row threshold: the decision score at or above "
+        "which the rule calls this row positive, from the row's own costs and the rule's shift "
+        "(never: no score makes calling it positive cheaper). Other decision: what the row would "
+        "have cost with the right decision.</p>"
+    )
 
 
 # checks and parameters -----------------------------------------------------------------------
