@@ -813,15 +813,18 @@ def score_frame(name: str, split: str, priced: Priced, names: list[str]) -> list
     costs of errors)."""
     frames = []
     for index, label in enumerate(names):
+        cost = priced.pricing[index]
+        per_row = isinstance(cost, RowCosts)
         columns: dict[str, Any] = {
             "model": name,
             "split": split,
             "label_name": label,
             "label": priced.Y[:, index],
-            "score": priced.S[:, index].astype(np.float32),
+            # Per-row decisions are redone from these scores (the report's shift curves): keep
+            # every bit of the score the rule decided on.
+            "score": priced.S[:, index] if per_row else priced.S[:, index].astype(np.float32),
         }
-        cost = priced.pricing[index]
-        if isinstance(cost, RowCosts):
+        if per_row:
             columns["row"] = priced.rows
             columns["decision"] = priced.D[:, index].astype(np.int8)
             for outcome in OUTCOMES:
