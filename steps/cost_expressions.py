@@ -383,7 +383,7 @@ class CostSpec:
         missing = [outcome for outcome in OUTCOMES if outcome not in entries]
         if unknown or missing:
             raise InputError(
-                f"a cost matrix needs exactly the keys tp, fp, fn, tn (missing: "
+                f"cost matrix needs exactly the keys tp, fp, fn, tn (missing: "
                 f"{missing or 'none'}, unknown: {unknown or 'none'})"
             )
         where = "" if label is None else f" of label '{label}'"

@@ -109,15 +109,19 @@ class CostMatrix:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> CostMatrix:
-        """Build from a mapping with exactly the keys tp, fp, fn, tn (numbers or numeric text)."""
-        unknown = sorted(set(values) - set(OUTCOMES))
-        missing = [outcome for outcome in OUTCOMES if outcome not in values]
-        if unknown or missing:
-            raise InputError(
-                f"cost matrix needs exactly the keys tp, fp, fn, tn (missing: {missing or 'none'},"
-                f" unknown: {unknown or 'none'})"
-            )
-        return cls(**{outcome: _as_number(outcome, values[outcome]) for outcome in OUTCOMES})
+        """Build from a mapping with exactly the keys tp, fp, fn, tn (numbers or numeric text),
+        read as cost entries are (``steps.cost_expressions``) but refusing any that reads a
+        column: a cost matrix is constant."""
+        from steps.cost_expressions import CostSpec
+
+        spec = CostSpec.parse(values)
+        for outcome, entry in zip(OUTCOMES, spec.entries, strict=True):
+            if entry.per_row:
+                raise InputError(
+                    f"cost matrix entry '{outcome}' is {values[outcome]!r}, not a number: give "
+                    f"money per decision, e.g. {outcome} = 100.0"
+                )
+        return cls(**spec.matrix)
 
     def as_dict(self) -> dict[str, float]:
         return {outcome: getattr(self, outcome) for outcome in OUTCOMES}
@@ -157,18 +161,6 @@ class CostMatrix:
             "all_negative": (positives * self.fn + negatives * self.tn) / total,
             "all_positive": (positives * self.tp + negatives * self.fp) / total,
         }
-
-
-def _as_number(name: str, value: object) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value.strip().replace(",", "").replace("_", ""))
-        except ValueError:
-            raise InputError(
-                f"cost matrix entry '{name}' is {value!r}, not a number: give money per decision,"
-                f" e.g. {name} = 100.0"
-            ) from None
-    return value  # type: ignore[return-value]  # CostMatrix checks the type
 
 
 def savings(model_cost: float, baseline_cost: float) -> float | None:

@@ -175,6 +175,52 @@ def _panel_title(model: ModelView, best: str | None) -> str:
     return f"{text(model.name)} ({setting_text(model)}){mark}"
 
 
+def draw_curves(
+    ax: Axes,
+    view: LabelView,
+    curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    name: str,
+    tuning_label: str,
+    top: float,
+) -> None:
+    """A model's tuning curve (solid), its test curve (dashed) when there is one, and the
+    trivial policies on the tuning rows."""
+    xs, ys = curves[name, "validation"]
+    ax.step(xs, ys, where="post", color="#1f77b4", linewidth=1.6, label=tuning_label)
+    if (name, "test") in curves:
+        tx, ty = curves[name, "test"]
+        ax.step(
+            tx,
+            ty,
+            where="post",
+            color="#ff7f0e",
+            linewidth=1.1,
+            linestyle="--",
+            alpha=0.85,
+            label="test",
+        )
+    _reference_lines(ax, view, "validation", top)
+
+
+def mark_choice(ax: Axes, x: float, cost: float, label: str, text: str) -> None:
+    """The point a model chose on its tuning curve: a dotted line, a dot and a note."""
+    ax.axvline(x, color="#37474f", linestyle=":", linewidth=1.2)
+    ax.plot([x], [cost], marker="o", markersize=7, color="#37474f", label=label, linestyle="none")
+    ax.annotate(
+        text,
+        (x, cost),
+        xytext=(6, 10),
+        textcoords="offset points",
+        fontsize=8,
+        bbox={
+            "boxstyle": "round,pad=0.2",
+            "facecolor": "white",
+            "edgecolor": "none",
+            "alpha": 0.85,
+        },
+    )
+
+
 def cost_threshold_plot(view: LabelView) -> Plot | None:
     models = [m for m in view.models if "validation" in m.scores]
     if not models:
@@ -192,44 +238,14 @@ def cost_threshold_plot(view: LabelView) -> Plot | None:
     bottom, top = _focus([float(np.min(ys)) for _, ys in curves.values()], references)
     figure, axes = _panels(len(models))
     for ax, model in zip(axes, models, strict=True):
-        xs, ys = curves[model.name, "validation"]
-        ax.step(xs, ys, where="post", color="#1f77b4", linewidth=1.6, label="validation")
-        if (model.name, "test") in curves:
-            tx, ty = curves[model.name, "test"]
-            ax.step(
-                tx,
-                ty,
-                where="post",
-                color="#ff7f0e",
-                linewidth=1.1,
-                linestyle="--",
-                alpha=0.85,
-                label="test",
-            )
-        _reference_lines(ax, view, "validation", top)
+        draw_curves(ax, view, curves, model.name, "validation", top)
         chosen = float(cost_at(*_sweep_arrays(model, view), np.array([model.threshold]))[0])
-        ax.axvline(model.threshold, color="#37474f", linestyle=":", linewidth=1.2)
-        ax.plot(
-            [model.threshold],
-            [chosen],
-            marker="o",
-            markersize=7,
-            color="#37474f",
-            label="chosen threshold",
-            linestyle="none",
-        )
-        ax.annotate(
+        mark_choice(
+            ax,
+            model.threshold,
+            chosen,
+            "chosen threshold",
             f"t = {model.threshold:.3g}\n{money(chosen)}",
-            (model.threshold, chosen),
-            xytext=(6, 10),
-            textcoords="offset points",
-            fontsize=8,
-            bbox={
-                "boxstyle": "round,pad=0.2",
-                "facecolor": "white",
-                "edgecolor": "none",
-                "alpha": 0.85,
-            },
         )
         if log:
             ax.set_xscale("log")

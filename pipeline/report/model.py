@@ -222,16 +222,24 @@ def cost_matrix_for(evaluation: dict[str, Any], label: str) -> CostMatrix:
     return CostMatrix(**{k: float(matrix[k]) for k in ("tp", "fp", "fn", "tn")})
 
 
-def _label_scores(
+def _picked(
     scores: pd.DataFrame | None, model: str, split: str, label: str, multi: bool
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> pd.DataFrame | None:
+    """scores.parquet's rows of one model, split and label (None when there are none)."""
     if scores is None or scores.empty:
         return None
     rows = (scores["model"] == model) & (scores["split"] == split)
     if multi and "label_name" in scores.columns:
         rows &= scores["label_name"].astype(str) == label
     picked = scores.loc[rows]
-    if picked.empty:
+    return None if picked.empty else picked
+
+
+def _label_scores(
+    scores: pd.DataFrame | None, model: str, split: str, label: str, multi: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    picked = _picked(scores, model, split, label, multi)
+    if picked is None:
         return None
     return (
         picked["label"].to_numpy(dtype=np.int64),
@@ -244,13 +252,10 @@ def _label_rows(
 ) -> RowScores | None:
     """A model's per-row material of one split and label (None without per-row columns)."""
     needed = ("row", "decision", *(f"cost_{outcome}" for outcome in OUTCOMES))
-    if scores is None or scores.empty or not all(c in scores.columns for c in needed):
+    if scores is None or not all(c in scores.columns for c in needed):
         return None
-    rows = (scores["model"] == model) & (scores["split"] == split)
-    if multi and "label_name" in scores.columns:
-        rows &= scores["label_name"].astype(str) == label
-    picked = scores.loc[rows]
-    if picked.empty:
+    picked = _picked(scores, model, split, label, multi)
+    if picked is None:
         return None
     return RowScores(
         y=picked["label"].to_numpy(dtype=np.int64),

@@ -39,7 +39,8 @@ from pipeline.report.figures import (
     _new_figure,
     _panel_title,
     _panels,
-    _reference_lines,
+    draw_curves,
+    mark_choice,
     money,
     svg_uri,
     text,
@@ -151,46 +152,11 @@ def shift_cost_plot(view: LabelView) -> Plot | None:
     bottom, top = _focus([float(np.min(ys)) for _, ys in curves.values()], references)
     figure, axes = _panels(len(models), height=3.1)
     for ax, model in zip(axes, models, strict=True):
-        xs, ys = curves[model.name, "validation"]
-        ax.step(xs, ys, where="post", color="#1f77b4", linewidth=1.6, label="tuning rows")
-        if (model.name, "test") in curves:
-            tx, ty = curves[model.name, "test"]
-            ax.step(
-                tx,
-                ty,
-                where="post",
-                color="#ff7f0e",
-                linewidth=1.1,
-                linestyle="--",
-                alpha=0.85,
-                label="test",
-            )
-        _reference_lines(ax, view, "validation", top)
+        draw_curves(ax, view, curves, model.name, "tuning rows", top)
         shift = minimum_risk_rule(model).shift
         cost = chosen[model.name]
-        ax.axvline(shift, color="#37474f", linestyle=":", linewidth=1.2)
-        ax.plot(
-            [shift],
-            [cost],
-            marker="o",
-            markersize=7,
-            color="#37474f",
-            label="the rule's shift",
-            linestyle="none",
-        )
-        ax.annotate(
-            f"shift {shift:+.3g}\n{money(cost)}",
-            (shift, cost),
-            xytext=(6, 10),
-            textcoords="offset points",
-            fontsize=8,
-            bbox={
-                "boxstyle": "round,pad=0.2",
-                "facecolor": "white",
-                "edgecolor": "none",
-                "alpha": 0.85,
-            },
-        )
+        mark_choice(ax, shift, cost, "the rule's shift", f"shift {shift:+.3g}\n{money(cost)}")
+        xs = curves[model.name, "validation"][0]
         ax.set_xlim(xs[0], xs[-1])
         ax.set_ylim(bottom, top)
         ax.set_title(f"{_panel_title(model, view.best)}\n{rule_words(model.rule)}", fontsize=9)
