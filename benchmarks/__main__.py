@@ -9,7 +9,9 @@
 Names come first; everything from the first argument that starts with '-' on is passed to each
 selected benchmark's ``main(argv)``. ``--quick`` is understood by every benchmark; other size
 flags belong to one benchmark, so name it when you use them. A benchmark is any module here
-whose name does not start with '_' and that has a ``main(argv)`` function.
+whose name does not start with '_' and that has a ``main(argv)`` function; it is named with
+hyphens for the module's underscores (``per-row-costs`` runs ``per_row_costs.py``), and either
+spelling is accepted.
 """
 
 from __future__ import annotations
@@ -27,12 +29,23 @@ HERE = Path(__file__).resolve().parent
 
 
 def available() -> list[str]:
-    """Names of the benchmark modules in this folder, sorted."""
+    """Names of the benchmarks in this folder (module names, '_' written '-'), sorted."""
     return sorted(
-        info.name
+        benchmark_name(info.name)
         for info in pkgutil.iter_modules([str(HERE)])
         if not info.name.startswith("_") and not info.ispkg
     )
+
+
+def benchmark_name(name: str) -> str:
+    """A benchmark's name as listed: ``per_row_costs`` and ``per-row-costs`` are
+    ``per-row-costs`` (module names cannot hold hyphens)."""
+    return name.replace("_", "-")
+
+
+def module_name(name: str) -> str:
+    """The module that runs a benchmark: ``per-row-costs`` is ``per_row_costs``."""
+    return name.replace("-", "_")
 
 
 def split_arguments(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -57,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(known))
         return 0
     names, flags = split_arguments(argv)
+    names = [benchmark_name(name) for name in names]
     unknown = [name for name in names if name not in known]
     if unknown:
         print(
@@ -66,10 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     failed: list[str] = []
     for name in names or known:
-        module = importlib.import_module(f"{PACKAGE}.{name}")
+        module = importlib.import_module(f"{PACKAGE}.{module_name(name)}")
         run = getattr(module, "main", None)
         if not callable(run):
-            print(f"error: benchmarks/{name}.py has no main(argv) function", file=sys.stderr)
+            print(
+                f"error: benchmarks/{module_name(name)}.py has no main(argv) function",
+                file=sys.stderr,
+            )
             failed.append(name)
             continue
         print(f"\n## {name}\n", flush=True)
