@@ -51,8 +51,12 @@ def weighted_prior(y: np.ndarray, fn_weight: float, fp_weight: float) -> float:
 
     Used as ``base_score`` so that boosting starts from the best constant model.
     """
+    from steps.collective import summed
+
     weights = class_weights(y, fn_weight, fp_weight)
-    prior = float(np.sum(weights * (np.asarray(y) == 1)) / np.sum(weights))
+    # Over every host's rows when training across instances: all hosts start from one prior.
+    positive, total = summed(np.array([np.sum(weights * (np.asarray(y) == 1)), np.sum(weights)]))
+    prior = float(positive / total)
     # Keep the start strictly inside (0, 1): a margin of +-inf would never move.
     return min(max(prior, 1e-6), 1 - 1e-6)
 
