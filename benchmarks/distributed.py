@@ -133,9 +133,13 @@ def run_watched(arguments: list[str], home: Path) -> tuple[dict[str, Any], float
 
     def watch() -> None:
         parent = psutil.Process(process.pid)
+        runner = parent.cmdline()
         while not done.is_set():
             with contextlib.suppress(psutil.Error):  # processes come and go between calls
                 for member in [parent, *parent.children(recursive=True)]:
+                    if member.pid != parent.pid and member.cmdline() == runner:
+                        # Forked, not yet the job: its pages are the runner's (copy on write).
+                        continue
                     peak = _high_water_mark(member.pid)
                     if peak is None:
                         continue
