@@ -157,8 +157,14 @@ class Config:
         (per-row costs: the grid around 1:1, ``steps.costs.default_row_cost_settings``)."""
         if self.training.cost_settings is None:
             if self.per_row_costs:
-                return default_row_cost_settings()
-            return default_cost_settings(self.cost_matrix)
+                grid = default_row_cost_settings()
+            else:
+                grid = default_cost_settings(self.cost_matrix)
+            if self.aws.training_instance_count > 1:
+                # XGBoost's linear booster does not train across hosts (each fits its own rows
+                # and the first host's weights would be the model): the grid keeps its trees.
+                grid = [setting for setting in grid if setting.booster != "linear"]
+            return grid
         try:
             return validate_cost_settings(
                 CostSetting.parse(text) for text in self.training.cost_settings
@@ -327,12 +333,24 @@ def _split_rule(config: Config) -> None:
 
 
 def _instances_rule(config: Config) -> None:
+    """What training across instances cannot do, where the config alone says so (the data's
+    size and detected text columns are checked with the data, :func:`pipeline.definition.
+    inputs.check_data`, and again by the training job)."""
     count = config.aws.training_instance_count
-    if count > 1:
+    if count == 1:
+        return
+    linear = [setting.text for setting in config.settings if setting.booster == "linear"]
+    if linear:
         raise UsageError(
-            f"aws training_instance_count is {count}, but training across instances is not "
-            "supported yet (each instance would train the whole model alone on all the data): "
-            "set it to 1 and raise training_instance_type instead"
+            f"aws training_instance_count is {count}, but XGBoost's linear booster does not "
+            f"train across instances (each would fit its own rows): name the cost settings "
+            f"without ':linear' ({', '.join(linear)}) or set training_instance_count = 1"
+        )
+    if config.data.text:
+        raise UsageError(
+            f"aws training_instance_count is {count}, but text columns need one TF-IDF "
+            "vocabulary over all training rows, which is learnt on one instance: set "
+            "training_instance_count = 1 or drop the text columns"
         )
 
 

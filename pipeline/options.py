@@ -657,8 +657,10 @@ OPTIONS: tuple[Option, ...] = (
         "training_instance_count",
         WHOLE,
         1,
-        "the training jobs' instance count (1 until training across instances is built)",
+        "training instances per cost setting; above 1 the training split is written as that "
+        "many files and one model trains across them (fixed when the definition is built)",
         _AT_LEAST_ONE,
+        flag="--training-instance-count",
         parameter="TrainingInstanceCount",
     ),
     # no parameter: fixed when the definition is built, or where it is deployed

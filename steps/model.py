@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from steps.collective import summed
 from steps.data import apply_schema
 from steps.errors import InputError
 from steps.linear import fit_linear_inputs, linear_inputs
@@ -264,8 +265,9 @@ def fit_model(
     if labels.shape[1] == 1:
         model.boosters = [train_booster(features, labels[:, 0], args, weights_of(0))]
         return model
+    counts = summed(np.array([len(labels), *labels.sum(axis=0)]))  # over every host's rows
     for index in range(labels.shape[1]):
-        if np.unique(labels[:, index]).size < 2:
+        if counts[1 + index] in (0, counts[0]):
             raise InputError(
                 f"label '{schema['labels'][index]}' has one class only in the rows a model "
                 "trains on: add rows or set cv_folds = 0"

@@ -54,10 +54,14 @@ def weighted_prior(
     Used as ``base_score`` so that boosting starts from the best constant model. With per-row
     costs ``row_weights`` (each row's cost of a wrong decision) multiply the class weights.
     """
+    from steps.collective import summed
+
     weights = class_weights(y, fn_weight, fp_weight)
     if row_weights is not None:
         weights = weights * np.asarray(row_weights, dtype=np.float64)
-    prior = float(np.sum(weights * (np.asarray(y) == 1)) / np.sum(weights))
+    # Over every host's rows when training across instances: all hosts start from one prior.
+    positive, total = summed(np.array([np.sum(weights * (np.asarray(y) == 1)), np.sum(weights)]))
+    prior = float(positive / total)
     # Keep the start strictly inside (0, 1): a margin of +-inf would never move.
     return min(max(prior, 1e-6), 1 - 1e-6)
 

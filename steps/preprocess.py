@@ -8,7 +8,9 @@ Run by hand with explicit paths::
         --output out/
 
 Writes ``train/train.parquet``, ``validation/validation.parquet``, ``test/test.parquet`` and
-``profile/profile.json`` under the output folder, only after every check passed.
+``profile/profile.json`` under the output folder, only after every check passed. With
+``--train-shards N`` (a pipeline built for N training instances) the training split is written
+as N files instead, ``train/train-00000-of-0000N.parquet`` and on, one per instance.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from steps.data import (
 from steps.errors import InputError, run_entry_point
 from steps.model_io import write_json
 from steps.options import AUTO, delimiter_option
+from steps.preprocess_io import shard_file
 from steps.split import oversample_minority, oversample_rare_labels, stratified_split
 
 PROCESSING_ROOT = Path("/opt/ml/processing")
@@ -116,7 +119,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=PROCESSING_ROOT / "output")
+    parser.add_argument(
+        "--train-shards",
+        type=int,
+        default=1,
+        help="write the training split as this many files, one per training instance",
+    )
     args = parser.parse_args(argv)
+    if args.train_shards < 1:
+        raise InputError(f"--train-shards must be at least 1, got {args.train_shards}")
     if not args.target and not args.targets:
         raise InputError("no target given: name the target column with --target (or --targets)")
     if args.targets and args.label_delimiter:
@@ -352,6 +363,8 @@ def profile(
             "seed": args.seed,
             "categorical": args.categorical,
             "delimiter": args.delimiter,
+            # The training job checks that it runs on as many instances as there are files.
+            "train_shards": args.train_shards,
         },
     }
 
@@ -366,13 +379,37 @@ def detected_lines(schema: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_outputs(frames: dict[str, pd.DataFrame], report: dict[str, Any], output: Path) -> None:
-    """Write every output into a scratch folder first, then move them in: all or nothing."""
+def train_shards(frame: pd.DataFrame, labels: np.ndarray, count: int) -> list[pd.DataFrame]:
+    """The training split in ``count`` parts, stratified: the rows of each label combination
+    are dealt out in turn, so every part gets its share of each class (within one row) and
+    every row lands in exactly one part; each part keeps the split's row order."""
+    if len(frame) < count:
+        raise InputError(
+            f"the training split has {len(frame)} rows, fewer than the {count} training "
+            "instances it is written for: set training_instance_count to at most "
+            f"{len(frame)}"
+        )
+    order = np.lexsort(labels.T[::-1]) if labels.size else np.arange(len(frame))
+    part = np.empty(len(frame), dtype=np.int64)
+    part[order] = np.arange(len(frame)) % count
+    return [frame[part == index].reset_index(drop=True) for index in range(count)]
+
+
+def write_outputs(
+    frames: dict[str, pd.DataFrame], report: dict[str, Any], output: Path, shards: int = 1
+) -> None:
+    """Write every output into a scratch folder first, then move them in: all or nothing.
+    With ``shards`` above 1 the training split is written as that many files."""
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output, prefix=".staging-") as staging:
         staged = Path(staging)
         for name, frame in frames.items():
             (staged / name).mkdir()
+            if name == "train" and shards > 1:
+                labels = labels_from_frame(frame, report["schema"])
+                for index, part in enumerate(train_shards(frame, labels, shards)):
+                    part.to_parquet(staged / name / shard_file(name, index, shards), index=False)
+                continue
             frame.to_parquet(staged / name / f"{name}.parquet", index=False)
         write_json(staged / "profile" / "profile.json", report)
         for name in [*frames, "profile"]:
@@ -406,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     default = CostSpec.parse({o: getattr(args, f"cost_{o}") for o in OUTCOMES}).texts()
     record = costs_record(specs, frames, default)
     report = profile(data_file, test_file, prepared, frames, args, read, record)
-    write_outputs(frames, report, args.output)
+    write_outputs(frames, report, args.output, args.train_shards)
     shares = ", ".join(f"{name} {len(frame)}" for name, frame in frames.items())
     print(f"preprocess: {report['data']['rows']} rows -> {shares}")
     for line in detected_lines(prepared.schema):

@@ -13,6 +13,12 @@ from steps.errors import InputError
 PROFILE_FILE = "profile.json"
 
 
+def shard_file(name: str, index: int, count: int) -> str:
+    """The file of one part of a split written for ``count`` training instances: each
+    instance's channel gets one of them (``ShardedByS3Key`` assigns S3 objects by key)."""
+    return f"{name}-{index:05d}-of-{count:05d}.parquet"
+
+
 def read_profile(folder: Path) -> dict[str, Any]:
     """profile.json from a folder (the job's channel) or the file itself."""
     folder = Path(folder)
@@ -23,9 +29,13 @@ def read_profile(folder: Path) -> dict[str, Any]:
 
 
 def read_split(folder: Path, name: str) -> pd.DataFrame:
-    """One split's Parquet file from its folder, or the file itself."""
+    """One split's Parquet file from its folder, or the file itself; a folder of shards
+    (:func:`shard_file`, a host's share or all of them) is read as their rows in file order."""
     folder = Path(folder)
     path = folder if folder.is_file() else folder / f"{name}.parquet"
-    if not path.is_file():
+    if path.is_file():
+        return pd.read_parquet(path)
+    shards = sorted(folder.glob(f"{name}-*-of-*.parquet")) if folder.is_dir() else []
+    if not shards:
         raise InputError(f"no {name} split at '{folder}': run the Preprocess step first")
-    return pd.read_parquet(path)
+    return pd.concat([pd.read_parquet(shard) for shard in shards], ignore_index=True)

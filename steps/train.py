@@ -10,6 +10,12 @@ Two ways to give Evaluate scores the model never trained on, for tuning its thre
 * holdout (``cv_folds`` 0 or more rows than ``cv_max_rows``): the model trains on the training
   split only, and Evaluate tunes on its scores for the validation split.
 
+On several instances (``SM_HOSTS`` names more than one host) the job trains one model across
+them with XGBoost's collective (``steps.collective``): each host reads its own file of the
+training split (the channel is ``ShardedByS3Key``), the first host starts the tracker, all of
+them join it and train one booster, and only the first host writes the model folder. That is
+the holdout path; cross-fitting stays on one instance.
+
 Script mode in the SageMaker XGBoost container: hyperparameters arrive as ``--name value``
 arguments, the channels as ``SM_CHANNEL_TRAIN``, ``SM_CHANNEL_VALIDATION`` and
 ``SM_CHANNEL_PROFILE``, and the model folder as ``SM_MODEL_DIR`` (SageMaker tars it into
@@ -22,7 +28,6 @@ arguments, the channels as ``SM_CHANNEL_TRAIN``, ``SM_CHANNEL_VALIDATION`` and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from collections.abc import Sequence
@@ -33,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from steps.artifact import library_versions
+from steps.collective import DEFAULT_TIMEOUT, Hosts, joined, summed
 from steps.cost_expressions import OUTCOMES, costs_from_split, has_cost_columns
 from steps.costs import BOOSTERS, FLAT, WEIGHTINGS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
@@ -119,6 +125,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--multilabel_strategy", choices=STRATEGIES, default="multi-output")
     parser.add_argument("--text_max_features", type=int, default=DEFAULT_MAX_FEATURES)
+    parser.add_argument(
+        "--collective_timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="on several instances: seconds for every host to reach the tracker and join",
+    )
     args = parser.parse_args(argv)
     if args.cv_folds == 1 or args.cv_folds < 0:
         raise InputError(f"hyperparameter cv_folds must be 0 or at least 2, got {args.cv_folds}")
@@ -188,6 +200,9 @@ def model_meta(
 ) -> dict[str, Any]:
     import xgboost as xgb
 
+    # Every host's rows: the same counts on each host of a job that trains across instances.
+    rows, *positives = summed(np.array([labels.shape[0], *labels.sum(axis=0)]))
+
     setting = CostSetting(args.fn_weight, args.fp_weight, args.booster, args.row_weights)
     name = args.setting_name or setting.name
     hyperparameters = {
@@ -204,9 +219,9 @@ def model_meta(
             **({"weighting": FLAT} if setting.flat else {}),
         },
         "labels": schema["labels"],
-        "training_rows": int(labels.shape[0]),
+        "training_rows": int(rows),
         "training_positives": {
-            label: int(labels[:, i].sum()) for i, label in enumerate(schema["labels"])
+            label: int(positives[i]) for i, label in enumerate(schema["labels"])
         },
         # Evaluate reads raw margins and applies the sigmoid itself, so every objective
         # implementation and strategy scores the same way.
@@ -275,10 +290,10 @@ def training_row_weights(
     """Rows x labels weights of the asymmetric loss under per-row costs, or None.
 
     Each row weighs its own cost of a wrong decision (``fn - tp`` for a positive, ``fp - tn``
-    for a negative), divided by the mean over the training rows: the cost setting's class
-    weights then scale these, and XGBoost's ``min_child_weight`` and ``lambda`` keep the
-    meaning they have with unit weights. None with constant costs (the class weights alone, as
-    always) and for ``flat`` settings.
+    for a negative), divided by the mean over the training rows (every host's, when training
+    across instances): the cost setting's class weights then scale these, and XGBoost's
+    ``min_child_weight`` and ``lambda`` keep the meaning they have with unit weights. None
+    with constant costs (the class weights alone, as always) and for ``flat`` settings.
     """
     per_row = has_cost_columns(frame, names)
     if weighting == FLAT:
@@ -294,7 +309,8 @@ def training_row_weights(
     weights = np.empty(labels.shape, dtype=np.float64)
     for index, name in enumerate(names):
         regret = costs_from_split(frame, name).regret(labels[:, index])
-        mean = float(regret.mean())
+        total, count = summed(np.array([regret.sum(), regret.size]))
+        mean = float(total / count)
         if not mean > 0:
             raise InputError(
                 f"no training row of label '{name}' costs anything more when decided wrongly: "
@@ -304,29 +320,77 @@ def training_row_weights(
     return weights
 
 
-def check_single_host() -> None:
-    """Refuse to run on several hosts: each would train the whole model alone on all the data.
+def sharded_training_rows(
+    args: argparse.Namespace, report: dict[str, Any], hosts: Hosts
+) -> tuple[pd.DataFrame, str]:
+    """This host's share of the training split, when the job runs on several instances.
 
-    SageMaker names the job's hosts in ``SM_HOSTS``; training across them is not built yet.
+    Every host decides from profile.json, so all of them take the same path; what training
+    across instances cannot do is refused here, with the same message on every host, before
+    any host joins the others.
     """
-    hosts = json.loads(os.environ.get("SM_HOSTS", "[]") or "[]")
-    if len(hosts) > 1:
+    shards = int(report.get("options", {}).get("train_shards", 1))
+    if shards != hosts.count:
         raise InputError(
-            f"the training job runs on {len(hosts)} instances, but training across instances is "
-            "not supported: each would train the whole model alone; set TrainingInstanceCount "
-            "to 1"
+            f"the training job runs on {hosts.count} instances, but Preprocess wrote the "
+            f"training split as {shards} file(s), one per instance: start the execution with "
+            f"TrainingInstanceCount {shards}, or build the pipeline with "
+            f"training_instance_count = {hosts.count}"
+        )
+    if args.booster == "linear":
+        raise InputError(
+            f"XGBoost's linear booster does not train across instances (each of the "
+            f"{hosts.count} would fit its own rows): train linear settings with "
+            "training_instance_count = 1"
+        )
+    if report["schema"].get("text"):
+        raise InputError(
+            f"text columns ({', '.join(report['schema']['text'])}) need one TF-IDF vocabulary "
+            f"over all training rows, which is learnt on one instance, not across "
+            f"{hosts.count}: set training_instance_count = 1 or drop the text columns"
+        )
+    splits = report["splits"]
+    rows = int(splits["train"]["rows"]) + int(splits.get("validation", {}).get("rows", 0))
+    if args.cv_folds >= 2 and args.validation.exists() and rows <= args.cv_max_rows:
+        raise InputError(
+            f"cross-fitting ({args.cv_folds} folds over {rows} training and validation rows, "
+            f"at most cv_max_rows {args.cv_max_rows}) trains on one instance, not across "
+            f"{hosts.count}: set cv_folds = 0 (thresholds from the validation split) or "
+            "training_instance_count = 1"
+        )
+    frame = read_split(args.train, "train")
+    frame[SPLIT_COLUMN] = "train"
+    return frame, "validation"
+
+
+def check_shares(frame: pd.DataFrame, report: dict[str, Any]) -> None:
+    """The hosts' shares add up to the training split: each row was read by exactly one host
+    (a channel that is not ShardedByS3Key gives every host every file)."""
+    total = int(summed(np.array([len(frame)]))[0])
+    expected = int(report["splits"]["train"]["rows"])
+    if total != expected:
+        raise InputError(
+            f"the hosts read {total} training rows together, but the training split has "
+            f"{expected}: the train channel must be ShardedByS3Key, one file per instance"
         )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    check_single_host()
-    args = parse_args(argv)
-    report = read_profile(args.profile)
-    schema = report["schema"]
-    frame, threshold_data = training_rows(args)
+def fit(
+    args: argparse.Namespace,
+    schema: dict[str, Any],
+    frame: pd.DataFrame,
+    threshold_data: str,
+    hosts: Hosts,
+) -> tuple[Any, dict[str, Any], pd.DataFrame | None]:
+    """The model, its model_meta.json and the out-of-fold scores (None for the holdout).
+
+    On several hosts every host runs this in step, inside the communication group: whatever
+    it concludes from the rows (class counts, priors) is summed over all hosts' rows.
+    """
     labels = labels_from_frame(frame, schema)
+    counts = summed(np.array([len(labels), *labels.sum(axis=0)]))
     for index, name in enumerate(schema["labels"]):
-        if np.unique(labels[:, index]).size < 2:
+        if counts[1 + index] in (0, counts[0]):
             raise InputError(
                 f"the training rows hold one class only for '{name}': add rows of the other class"
             )
@@ -351,17 +415,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     meta["threshold_data"] = threshold_data
     if oof is not None:
         meta["cv_folds"] = args.cv_folds
-    save_model(model, meta, args.model_dir)
-    if oof is not None:
-        oof.to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
+    if hosts.count > 1:
+        meta["training_hosts"] = hosts.count
+    return model, meta, oof
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    hosts = Hosts.from_environment()
+    args = parse_args(argv)
+    report = read_profile(args.profile)
+    schema = report["schema"]
+    if hosts.count > 1:
+        frame, threshold_data = sharded_training_rows(args, report, hosts)
+    else:
+        frame, threshold_data = training_rows(args)
+    # One host: nothing to join. Several: they train one booster together.
+    with joined(hosts, args.collective_timeout):
+        if hosts.count > 1:
+            check_shares(frame, report)
+        model, meta, oof = fit(args, schema, frame, threshold_data, hosts)
+    # Every host holds the same booster; the first one writes the model folder.
+    if hosts.is_first:
+        save_model(model, meta, args.model_dir)
+        if oof is not None:
+            oof.to_parquet(args.model_dir / OUT_OF_FOLD_FILE, index=False)
     # Multi-output boosters always train with the custom objective (steps.model).
     objective = "custom" if model.strategy == "multi-output" else args.objective_impl
+    across = f" across {hosts.count} hosts ({hosts.current} here)" if hosts.count > 1 else ""
     print(
         f"train: {model.strategy} {args.booster}, {objective} objective, "
         f"fn_weight={args.fn_weight:g},"
         f" fp_weight={args.fp_weight:g}, rows weighted by {meta['row_weights']}, "
-        f"{labels.shape[0]} rows, {labels.shape[1]} label(s), "
-        f"{args.num_round} rounds, thresholds from {threshold_data}"
+        f"{meta['training_rows']} rows, {len(schema['labels'])} label(s), "
+        f"{args.num_round} rounds, thresholds from {threshold_data}{across}"
     )
 
 

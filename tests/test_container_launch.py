@@ -208,33 +208,6 @@ def test_a_bundle_the_container_would_pip_install_is_refused(tmp_path, installed
         run_training_job(_training_arguments(submit, "job"), bucket, _context(tmp_path / "j"))
 
 
-def test_several_training_instances_are_refused_locally(tmp_path):
-    bucket = LocalBucket(tmp_path / "bucket")
-    submit = _bundle(bucket, {"job.py": ""})
-    with pytest.raises(JobError, match="asks for 3 instances"):
-        run_training_job(_training_arguments(submit, "job", 3), bucket, _context(tmp_path / "j"))
-
-
-def test_the_training_script_refuses_several_hosts(monkeypatch):
-    from steps.errors import InputError
-    from steps.train import check_single_host
-
-    monkeypatch.setenv("SM_HOSTS", '["algo-1", "algo-2"]')
-    with pytest.raises(InputError, match=r"runs on 2 instances.*TrainingInstanceCount to 1"):
-        check_single_host()
-    monkeypatch.setenv("SM_HOSTS", '["algo-1"]')
-    check_single_host()
-
-
-def test_a_definition_with_several_training_instances_is_an_error(tmp_path, capsys):
-    config = tmp_path / "c.toml"
-    config.write_text("[aws]\ntraining_instance_count = 2\n")
-    assert main(["definition", "--config", str(config)]) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0
-    assert "training_instance_count is 2" in error and "set it to 1" in error
-
-
 def test_the_job_interpreter_is_checked_before_anything_runs(tmp_path):
     with pytest.raises(UsageError, match="not an executable file"):
         check_job_python(str(tmp_path / "no-python"))

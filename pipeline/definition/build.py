@@ -157,6 +157,9 @@ class JobSetup:
     image_uri: str
     target: Target
     session: PipelineSession
+    #: Training instances per cost setting (``[aws] training_instance_count``): fixed here,
+    #: because Preprocess writes the training split as that many files.
+    training_instances: int = 1
 
 
 def _processor(script: str, params: Parameters, setup: JobSetup) -> Processor:
@@ -201,6 +204,9 @@ def preprocess_step(params: Parameters, setup: JobSetup) -> ProcessingStep:
         inputs.append(_s3_input("test", params[TEST_DATA], f"{PROCESSING_ROOT}/input/test"))
         arguments.append(_flag("test-data", f"{PROCESSING_ROOT}/input/test"))
     arguments += _option_flags(PREPROCESS, params)
+    if setup.training_instances > 1:
+        # One file per training instance; the default (one instance) keeps the one file.
+        arguments.append(f"--train-shards={setup.training_instances}")
     outputs = [
         _s3_output(
             name,
@@ -225,6 +231,29 @@ def preprocess_step(params: Parameters, setup: JobSetup) -> ProcessingStep:
 
 def _preprocess_output(preprocess: ProcessingStep, name: str) -> Any:
     return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+
+def _training_channel(source: Any, instances: int) -> Any:
+    """The train channel: every instance gets the whole split on one instance; on several,
+    SageMaker gives each instance its own share of the split's files (``ShardedByS3Key``)."""
+    from sagemaker.core.shapes import Channel, DataSource, S3DataSource
+    from sagemaker.core.training.configs import InputData
+
+    if instances == 1:
+        return InputData(channel_name="train", data_source=source)
+    # A Channel rather than InputData: InputData with an S3DataSource leaves out the channel's
+    # InputMode, which every other channel states.
+    return Channel(
+        channel_name="train",
+        data_source=DataSource(
+            s3_data_source=S3DataSource(
+                s3_data_type="S3Prefix",
+                s3_uri=source,
+                s3_data_distribution_type="ShardedByS3Key",
+            )
+        ),
+        input_mode="File",
+    )
 
 
 def training_step(
@@ -266,7 +295,7 @@ def training_step(
     )
     step_args = trainer.train(
         input_data_config=[
-            InputData(channel_name="train", data_source=_preprocess_output(preprocess, "train")),
+            _training_channel(_preprocess_output(preprocess, "train"), setup.training_instances),
             InputData(
                 channel_name="validation",
                 data_source=_preprocess_output(preprocess, "validation"),
@@ -499,7 +528,13 @@ def build_pipeline(
     session = pipeline_session(target)
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
-    setup = JobSetup(code, xgboost_image(config, target.region), target, session)
+    setup = JobSetup(
+        code,
+        xgboost_image(config, target.region),
+        target,
+        session,
+        training_instances=config.aws.training_instance_count,
+    )
     params = pipeline_parameters(config, input_uri, test_uri)
     preprocess = preprocess_step(params, setup)
     trainings = {

@@ -4,6 +4,7 @@ content addresses on S3 (the local bucket uses the same ones)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import Config
 from pipeline.definition.names import Target
@@ -88,3 +89,43 @@ def check_data(config: Config) -> None:
         config.split.min_label_count,
         config.split.oversample_min_count,
     )
+    if config.aws.training_instance_count > 1:
+        check_training_across_instances(config, prepared, rows)
+
+
+def check_training_across_instances(config: Config, prepared: Any, rows: dict[str, Any]) -> None:
+    """What the training job would refuse on several instances, found before anything runs:
+    text columns (detected ones too), cross-fitting (it happens at or below ``cv_max_rows``
+    rows) and fewer training rows than instances."""
+    from steps.split import oversample_minority, oversample_rare_labels
+
+    count = config.aws.training_instance_count
+    text = prepared.schema.get("text")
+    if text:
+        raise UsageError(
+            f"training_instance_count is {count}, but text columns ({', '.join(text)}) need one "
+            "TF-IDF vocabulary over all training rows, which is learnt on one instance: set "
+            "training_instance_count = 1 or drop the text columns"
+        )
+    # The training split as Preprocess writes it: oversampled as the split options say.
+    if prepared.schema["task"] == "binary":
+        ratio = config.split.oversample_ratio or None
+        train = oversample_minority(rows["train"], prepared.labels[:, 0], ratio, config.split.seed)
+    else:
+        train = oversample_rare_labels(
+            rows["train"], prepared.labels, config.split.oversample_min_count, config.split.seed
+        )
+    if len(train) < count:
+        raise UsageError(
+            f"the training split has {len(train)} rows, fewer than training_instance_count "
+            f"{count}: set it to at most {len(train)}"
+        )
+    training = config.training
+    both = len(train) + len(rows["validation"])
+    if training.cv_folds >= 2 and both <= training.cv_max_rows:
+        raise UsageError(
+            f"training_instance_count is {count}, but the {both} training and validation rows "
+            f"(at most cv_max_rows {training.cv_max_rows}) would be cross-fitted, which runs on "
+            "one instance: set cv_folds = 0 (thresholds from the validation split) or "
+            "training_instance_count = 1"
+        )

@@ -108,13 +108,32 @@ def resolve_parameters(declared: list[dict[str, Any]], overrides: dict[str, Any]
     if missing:
         raise UsageError(f"pipeline parameter '{missing[0]}' has no default: give it a value")
     _check_costs(values)
-    if int(values.get("TrainingInstanceCount", 1)) > 1:
-        raise UsageError(
-            f"pipeline parameter 'TrainingInstanceCount' is {values['TrainingInstanceCount']}, "
-            "but training across instances is not supported yet (each instance would train the "
-            "whole model alone): give 1"
-        )
+    check_instance_count(declared, values)
     return values
+
+
+#: The parameter whose default is fixed by the definition: Preprocess writes the training split
+#: as that many files, one per training instance.
+INSTANCE_COUNT = "TrainingInstanceCount"
+
+
+def check_instance_count(declared: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """Refuse an execution whose TrainingInstanceCount differs from its definition's.
+
+    The count is fixed when the definition is built (``[aws] training_instance_count``): the
+    Preprocess step writes that many training files and each instance reads one
+    (``ShardedByS3Key``). The parameter stays declared, with that count as its default, so it
+    shows beside the others; an override may only repeat it.
+    """
+    built = next((p.get("DefaultValue") for p in declared if p["Name"] == INSTANCE_COUNT), None)
+    if built is None or int(values[INSTANCE_COUNT]) == int(built):
+        return
+    raise UsageError(
+        f"pipeline parameter '{INSTANCE_COUNT}' is {values[INSTANCE_COUNT]}, but this pipeline "
+        f"was built for {built} training instance(s) (its Preprocess step writes the training "
+        f"split as {built} file(s), one per instance): build and upsert it with "
+        f"--training-instance-count {values[INSTANCE_COUNT]} instead of overriding the parameter"
+    )
 
 
 def _typed(name: str, kind: str, value: Any) -> Any:

@@ -78,6 +78,26 @@ class LocalBucket:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
+    def download_share(self, uri: str, destination: Path, index: int, count: int) -> None:
+        """A ``ShardedByS3Key`` input of instance ``index`` of ``count``: the objects under the
+        prefix in key order, object ``i`` to instance ``i % count``. SageMaker promises each
+        instance about 1/count of the objects; with as many objects as instances, one each."""
+        source = self.path(uri)
+        if source.is_file():
+            objects = [(source.name, source)]
+        elif source.is_dir():
+            objects = sorted(
+                (path.relative_to(source).as_posix(), path)
+                for path in source.rglob("*")
+                if path.is_file()
+            )
+        else:
+            raise InputError(f"no object at {uri}: nothing to download")
+        destination.mkdir(parents=True, exist_ok=True)
+        for key, path in objects[index::count]:
+            (destination / key).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination / key)
+
     def download_prefix(self, uri: str, destination: Path) -> None:
         """An S3Prefix input: one object lands under its own name, a prefix keeps its tree."""
         source = self.path(uri)

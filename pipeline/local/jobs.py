@@ -14,6 +14,11 @@ Jobs run the way their containers run them, or not at all:
   module name is ``sagemaker_program`` less a ``.py`` suffix (``_env._parse_module_name``), and
   it runs as ``python -m <module> --name value ...`` from ``/opt/ml/code`` with SageMaker's
   ``SM_*`` variables; ``/opt/ml/model`` is tarred into ``model.tar.gz`` under the output path.
+  A job with ``InstanceCount`` N runs as N such processes at once, hosts ``algo-1`` to
+  ``algo-N``, each in a folder of its own (its own ``/opt/ml``, its own share of a
+  ``ShardedByS3Key`` channel) with its own ``SM_CURRENT_HOST``, the host names mapped to
+  127.0.0.1 and a tracker port of the job's own (``steps.collective``); when one host fails,
+  the others are stopped and the job fails with that host's reason.
 
 Anything the executor cannot run that way (another entrypoint program, a training job without
 script mode, a source bundle the container would ``pip install``) fails the step with a reason.
@@ -27,17 +32,19 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.local.bucket import LocalBucket
+from steps.collective import HOST_ADDRESSES_VARIABLE, TRACKER_PORT_VARIABLE
 from steps.model_io import safe_extract
 
 CONTAINER_ROOT = "/opt/ml"
@@ -47,7 +54,8 @@ REASON_LIMIT = 1024
 #: Environment variables a job never inherits: credentials stay with the runner.
 _PRIVATE_ENV = re.compile(r"^(AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN))$")
 POLL_SECONDS = 0.1
-CURRENT_HOST = "algo-1"
+#: Where the local executor's hosts listen: each host is a process on this machine.
+LOOPBACK = "127.0.0.1"
 #: Starts a job so that the kernel kills it when its runner dies (Linux PR_SET_PDEATHSIG),
 #: then becomes the job (exec). Jobs run in their own session, so that stopping one also
 #: stops its children; without this, a runner killed with SIGKILL would leave them running.
@@ -160,12 +168,36 @@ def run_process(
 ) -> None:
     """Run one job process to completion, streaming its output to files under logs/; it runs
     in ``cwd`` (default: the job folder)."""
+    started = time.monotonic()
+    process = _start(command, environment, context, cwd)
+    while True:
+        try:
+            code = process.wait(timeout=POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if context.stop.is_set():
+            _terminate(process)
+            raise JobStoppedError()
+        if max_runtime is not None and time.monotonic() - started > max_runtime:
+            _terminate(process)
+            raise JobError(
+                f"MaxRuntimeExceeded: the job ran longer than {max_runtime:g} seconds",
+                "SageMaker.JOB_INTERNAL_ERROR",
+            )
+    if code != 0:
+        raise JobError(*_failure(code, context))
+
+
+def _start(
+    command: list[str], environment: dict[str, str], context: JobContext, cwd: Path | None
+) -> subprocess.Popen:
+    """Start one job process, its output going to files under the job folder's logs/."""
     logs = context.folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
     with open(logs / "stdout.log", "wb") as stdout, open(logs / "stderr.log", "wb") as stderr:
         try:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 _guarded(command),
                 cwd=cwd or context.folder,
                 env=environment,
@@ -176,23 +208,71 @@ def run_process(
             )
         except OSError as error:
             raise JobError(f"could not start {command[0]}: {error}", "Step.SERVICE_FAULT") from None
+
+
+@dataclass
+class HostLaunch:
+    """One host of a training job: what it runs, where, and its container root."""
+
+    host: str
+    command: list[str]
+    environment: dict[str, str]
+    cwd: Path
+    context: JobContext
+
+
+def run_hosts(launches: list[HostLaunch], max_runtime: float | None) -> None:
+    """Run a job's hosts at once until all of them succeed.
+
+    When one fails, the others are stopped at once (they would wait for it in the collective
+    until their timeout) and the job fails with the failed host's reason. A host killed by a
+    signal is named before one that then failed because its peer was gone; a host that
+    reported bad input (exit code 2) before one with another error. A stop or the runtime
+    limit ends every host. No host process outlives this call.
+    """
+    stop = launches[0].context.stop
+    processes: list[subprocess.Popen] = []
+    try:
+        for launch in launches:
+            processes.append(_start(launch.command, launch.environment, launch.context, launch.cwd))
+        started = time.monotonic()
         while True:
-            try:
-                code = process.wait(timeout=POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if context.stop.is_set():
-                _terminate(process)
+            codes = [process.poll() for process in processes]
+            failed = [index for index, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
+                index = min(failed, key=lambda i: (codes[i] >= 0, codes[i] != 2, i))
+                _terminate_all(processes)
+                reason, kind = _failure(codes[index], launches[index].context)
+                raise JobError(f"host {launches[index].host} of {len(launches)}: {reason}", kind)
+            if all(code == 0 for code in codes):
+                return
+            if stop.is_set():
                 raise JobStoppedError()
             if max_runtime is not None and time.monotonic() - started > max_runtime:
-                _terminate(process)
                 raise JobError(
                     f"MaxRuntimeExceeded: the job ran longer than {max_runtime:g} seconds",
                     "SageMaker.JOB_INTERNAL_ERROR",
                 )
-    if code != 0:
-        raise JobError(*_failure(code, context))
+            time.sleep(POLL_SECONDS)
+    finally:
+        _terminate_all(processes)
+
+
+def _terminate_all(processes: list[subprocess.Popen]) -> None:
+    """Stop every process still running, all at once: SIGTERM to each group, then SIGKILL to
+    those that have not ended within five seconds."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _terminate(process: subprocess.Popen) -> None:
@@ -268,12 +348,27 @@ def run_processing_job(
     }
 
 
+def host_names(count: int) -> list[str]:
+    """The hosts of a job with ``count`` instances, as SageMaker names them."""
+    return [f"algo-{index}" for index in range(1, count + 1)]
+
+
+def _free_port() -> int:
+    """A port nothing listens on now, for one job's tracker: on SageMaker each job has its
+    instances to itself, here several training jobs share the machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
 def run_training_job(
     arguments: dict[str, Any], bucket: LocalBucket, context: JobContext
 ) -> dict[str, Any]:
-    """Run a CreateTrainingJob request in script mode.
+    """Run a CreateTrainingJob request in script mode, on as many hosts as it asks for.
 
-    Returns DescribeTrainingJob-like properties.
+    One instance runs in the job folder itself; each of several gets a folder of its own
+    (``algo-1/`` ...) and the job's share of the cores divided between them. Returns
+    DescribeTrainingJob-like properties.
     """
     hyperparameters = {k: str(v) for k, v in arguments.get("HyperParameters", {}).items()}
     program = hyperparameters.get("sagemaker_program")
@@ -284,6 +379,66 @@ def run_training_job(
             "needs the sagemaker_program and sagemaker_submit_directory hyperparameters",
             "ClientError",
         )
+    count = int(arguments.get("ResourceConfig", {}).get("InstanceCount", 1))
+    if count < 1:
+        raise JobError(
+            f"ClientError: the training job asks for {count} instances: give at least 1",
+            "ClientError",
+        )
+    hosts = host_names(count)
+    contexts = (
+        [context]
+        if count == 1
+        else [
+            replace(context, folder=context.folder / host, threads=max(1, context.threads // count))
+            for host in hosts
+        ]
+    )
+    # Every host reaches the others on loopback, the tracker on a port of this job's own.
+    network = (
+        {}
+        if count == 1
+        else {
+            HOST_ADDRESSES_VARIABLE: json.dumps(dict.fromkeys(hosts, LOOPBACK)),
+            TRACKER_PORT_VARIABLE: str(_free_port()),
+        }
+    )
+    launches = [
+        _training_host(arguments, bucket, host_context, hosts, host, network)
+        for host, host_context in zip(hosts, contexts, strict=True)
+    ]
+    max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    if count == 1:
+        launch = launches[0]
+        run_process(launch.command, launch.environment, context, max_runtime, cwd=launch.cwd)
+    else:
+        run_hosts(launches, max_runtime)
+    output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    artifacts = f"{output_path}/{context.name}/output/model.tar.gz"
+    archive = context.folder / "model.tar.gz"
+    _pack_models([c.container_path(f"{CONTAINER_ROOT}/model") for c in contexts], archive)
+    bucket.put_file(artifacts, archive)
+    return {
+        **arguments,
+        "TrainingJobName": context.name,
+        "TrainingJobArn": f"arn:aws:sagemaker:local:000000000000:training-job/{context.name}",
+        "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": artifacts},
+    }
+
+
+def _training_host(
+    arguments: dict[str, Any],
+    bucket: LocalBucket,
+    context: JobContext,
+    hosts: list[str],
+    host: str,
+    network: dict[str, str],
+) -> HostLaunch:
+    """Set up one host's container root (code, channels, config) and its command."""
+    hyperparameters = {k: str(v) for k, v in arguments.get("HyperParameters", {}).items()}
+    program = hyperparameters["sagemaker_program"]
+    submit_directory = hyperparameters["sagemaker_submit_directory"]
     code_dir = context.container_path(f"{CONTAINER_ROOT}/code")
     code_dir.mkdir(parents=True, exist_ok=True)
     safe_extract(bucket.path(submit_directory), code_dir)
@@ -297,20 +452,15 @@ def run_training_job(
             "ClientError",
         )
     module = container_module_name(program)
-    hosts = int(arguments.get("ResourceConfig", {}).get("InstanceCount", 1))
-    if hosts != 1:
-        raise JobError(
-            f"ClientError: the training job asks for {hosts} instances; the local executor runs "
-            "training on one host (set TrainingInstanceCount to 1)",
-            "ClientError",
-        )
     channels = []
     for channel in arguments.get("InputDataConfig", []):
         name = channel["ChannelName"]
-        source = channel["DataSource"]["S3DataSource"]["S3Uri"]
-        bucket.download_prefix(
-            source, context.container_path(f"{CONTAINER_ROOT}/input/data/{name}")
-        )
+        source = channel["DataSource"]["S3DataSource"]
+        destination = context.container_path(f"{CONTAINER_ROOT}/input/data/{name}")
+        if source.get("S3DataDistributionType") == "ShardedByS3Key":
+            bucket.download_share(source["S3Uri"], destination, hosts.index(host), len(hosts))
+        else:
+            bucket.download_prefix(source["S3Uri"], destination)
         channels.append(name)
     model_dir = context.container_path(f"{CONTAINER_ROOT}/model")
     output_data = context.container_path(f"{CONTAINER_ROOT}/output/data")
@@ -324,7 +474,7 @@ def run_training_job(
         json.dumps({name: {"TrainingInputMode": "File"} for name in channels}, indent=1)
     )
     (config_dir / "resourceconfig.json").write_text(
-        json.dumps({"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST]})
+        json.dumps({"current_host": host, "hosts": hosts})
     )
     user_args = [part for key, value in user.items() for part in (f"--{key}", value)]
     sm_environment = {
@@ -338,8 +488,8 @@ def run_training_job(
         "SM_USER_ARGS": json.dumps(user_args),
         "SM_USER_ENTRY_POINT": program,
         "SM_MODULE_DIR": submit_directory,
-        "SM_HOSTS": json.dumps([CURRENT_HOST]),
-        "SM_CURRENT_HOST": CURRENT_HOST,
+        "SM_HOSTS": json.dumps(hosts),
+        "SM_CURRENT_HOST": host,
         "SM_NUM_CPUS": str(context.threads),
         "SM_NUM_GPUS": "0",
         **{
@@ -349,28 +499,36 @@ def run_training_job(
         **arguments.get("Environment", {}),
     }
     environment = _job_environment(sm_environment, context)
+    # Not part of the request (SageMaker's hosts resolve through /etc/hosts), so never part of
+    # the step's cache key.
+    environment.update(network)
     command = [context.python, "-m", module, *user_args]
-    max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    run_process(command, environment, context, max_runtime, cwd=code_dir)
-    output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    artifacts = f"{output_path}/{context.name}/output/model.tar.gz"
-    archive = context.folder / "model.tar.gz"
+    return HostLaunch(host, command, environment, code_dir, context)
+
+
+def _pack_models(model_dirs: list[Path], archive: Path) -> None:
+    """Every host's model folder in one model.tar.gz. A file written by two hosts fails the
+    job: which copy would be kept is not defined (steps.train writes on the first host only)."""
+    seen: dict[str, int] = {}
     with tarfile.open(archive, "w:gz") as tar:
-        for item in sorted(model_dir.iterdir()):
-            tar.add(item, arcname=item.name)
-    bucket.put_file(artifacts, archive)
-    return {
-        **arguments,
-        "TrainingJobName": context.name,
-        "TrainingJobArn": f"arn:aws:sagemaker:local:000000000000:training-job/{context.name}",
-        "TrainingJobStatus": "Completed",
-        "ModelArtifacts": {"S3ModelArtifacts": artifacts},
-    }
+        for index, model_dir in enumerate(model_dirs):
+            for item in sorted(model_dir.iterdir()):
+                if item.name in seen:
+                    raise JobError(
+                        f"AlgorithmError: hosts algo-{seen[item.name] + 1} and algo-{index + 1} "
+                        f"both wrote '{item.name}' into the model folder: write it on one host",
+                        "AlgorithmError",
+                    )
+                seen[item.name] = index
+                tar.add(item, arcname=item.name)
 
 
 def clean_job_folder(context: JobContext) -> None:
-    """Drop a finished job's copies of its inputs and outputs; keep its logs."""
+    """Drop a finished job's copies of its inputs and outputs (each host's, when it ran on
+    several); keep its logs."""
     shutil.rmtree(context.folder / "opt", ignore_errors=True)
+    for host_root in context.folder.glob("algo-*/opt"):
+        shutil.rmtree(host_root, ignore_errors=True)
     (context.folder / "model.tar.gz").unlink(missing_ok=True)
 
 

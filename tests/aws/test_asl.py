@@ -428,3 +428,44 @@ def test_property_file_needs_a_constant_bucket():
     condition = {"Type": "Equals", "LeftValue": report, "RightValue": True}
     with pytest.raises(TranslationError, match="'Preprocess': the output holding a property"):
         translate(_definition(step, {**_condition(condition)}, parameters=parameters))
+
+
+def test_a_sharded_training_channel_and_its_instance_count_survive_translation(tmp_path):
+    """Built for three training instances, the state machine asks SageMaker for a sharded train
+    channel, writes three training files, and defaults TrainingInstanceCount to three."""
+    from botocore.validate import validate_parameters
+    from statelint.linter import Linter
+
+    from pipeline.code_bundle import CodeBundle
+    from pipeline.config import load_config, override
+    from pipeline.definition import Target, build_definition
+    from pipeline.definition.inputs import data_uri
+    from tests.aws.support import BUCKET, PIPELINE, REGION, write_config, write_dataset
+
+    config = load_config(write_config(tmp_path, write_dataset(tmp_path)))
+    config = override(config, "aws", training_instance_count=3)
+    target = Target(bucket=BUCKET, role_arn=ROLE, region=REGION, pipeline_name=PIPELINE)
+    definition = build_definition(
+        config, target, CodeBundle.from_directory(), data_uri(config.data.path, target)
+    )
+    machine = translate(definition)
+    assert Linter.validate(machine) == []
+    states = _states(machine)
+    assert (
+        "'--train-shards=3'"
+        in (states["Preprocess"]["Parameters"]["AppSpecification"]["ContainerArguments.$"])
+    )
+    shape = _sagemaker_input_shape("CreateTrainingJob")
+    trainings = [s for s in states.values() if s.get("Resource", "").endswith("TrainingJob.sync")]
+    assert len(trainings) == 2
+    for state in trainings:
+        channels = state["Parameters"]["InputDataConfig"]
+        distribution = {
+            c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+            for c in channels
+        }
+        assert distribution["train"] == "ShardedByS3Key"
+        assert {distribution["validation"], distribution["profile"]} == {"FullyReplicated"}
+        validate_parameters(_concrete(state["Parameters"], shape, "CreateTrainingJob"), shape)
+    defaults = {p["Name"]: p["DefaultValue"] for p in parameter_declarations(machine)}
+    assert defaults["TrainingInstanceCount"] == 3
