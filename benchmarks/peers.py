@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -302,10 +302,10 @@ def _seed_ranges(seeds: np.ndarray) -> str:
     return ", ".join(f"{run[0]}" if run.size == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 
-def main(argv: list[str] | None = None) -> None:
-    from sklearn.model_selection import train_test_split
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def split_parser(doc: str | None, datasets: Iterable[str], quick: str) -> argparse.ArgumentParser:
+    """The options every split-by-split benchmark takes: how many splits from which seed, on
+    which data sets, and what ``--quick`` means for it."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument(
         "--first-seed",
@@ -313,8 +313,15 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="seed of the first split (the README's tables: 0; try changes on other seeds first)",
     )
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--quick", action="store_true", help="2 splits of each data set")
+    parser.add_argument("--datasets", default=",".join(datasets))
+    parser.add_argument("--quick", action="store_true", help=quick)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    from sklearn.model_selection import train_test_split
+
+    parser = split_parser(__doc__, DATASETS, "2 splits of each data set")
     parser.add_argument(
         "--costpipe-option",
         action="append",

@@ -54,7 +54,6 @@ minus the method's with a paired 95 % t interval (bold when it excludes zero).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
@@ -67,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._table import markdown_table
-from benchmarks.peers import _seed_ranges, difference_text, xgboost
+from benchmarks.peers import _seed_ranges, difference_text, split_parser, xgboost
 
 OUTCOMES = ("tp", "fp", "fn", "tn")
 COSTPIPE = "costpipe"
@@ -619,16 +618,7 @@ def run_split(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--splits", type=int, default=10)
-    parser.add_argument(
-        "--first-seed",
-        type=int,
-        default=0,
-        help="seed of the first split (the README's tables: 0; try changes on other seeds first)",
-    )
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--quick", action="store_true", help="2 splits of 4,000 rows each")
+    parser = split_parser(__doc__, DATASETS, "2 splits of 4,000 rows each")
     parser.add_argument(
         "--rows",
         type=int,

@@ -170,6 +170,26 @@ def _legend_columns(panels: int) -> int:
     return 5 if panels >= PANEL_COLUMNS else 3
 
 
+def finish_cost_panels(figure: Figure, axes: list[Axes]) -> None:
+    """The cost-curve panels' common finish: money on the cost axis (labelled on the first
+    column), small ticks, a light grid, and one legend for the figure."""
+    for ax in axes:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.25)
+    for ax in axes[:: min(PANEL_COLUMNS, len(axes))]:
+        ax.set_ylabel("expected cost per decision", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(
+        handles,
+        labels,
+        loc="outside upper center",
+        ncols=_legend_columns(len(axes)),
+        fontsize=8,
+        frameon=False,
+    )
+
+
 def _panel_title(model: ModelView, best: str | None) -> str:
     mark = "  \u2605 cheapest" if model.name == best else ""
     return f"{text(model.name)} ({setting_text(model)}){mark}"
@@ -255,20 +275,7 @@ def cost_threshold_plot(view: LabelView) -> Plot | None:
         ax.set_ylim(bottom, top)
         ax.set_title(_panel_title(model, view.best), fontsize=10)
         ax.set_xlabel("threshold" + (" (log scale)" if log else ""), fontsize=9)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.25)
-    for ax in axes[:: min(PANEL_COLUMNS, len(models))]:
-        ax.set_ylabel("expected cost per decision", fontsize=9)
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(
-        handles,
-        labels,
-        loc="outside upper center",
-        ncols=_legend_columns(len(models)),
-        fontsize=8,
-        frameon=False,
-    )
+    finish_cost_panels(figure, axes)
     return Plot(
         key="cost-threshold",
         title="Expected cost against threshold",

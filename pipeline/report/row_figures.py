@@ -32,14 +32,13 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from pipeline.report.figures import (
     OUTCOME_COLOURS,
-    PANEL_COLUMNS,
     Plot,
     _focus,
-    _legend_columns,
     _new_figure,
     _panel_title,
     _panels,
     draw_curves,
+    finish_cost_panels,
     mark_choice,
     money,
     svg_uri,
@@ -164,20 +163,7 @@ def shift_cost_plot(view: LabelView) -> Plot | None:
         ax.set_xlabel(
             "shift (logit units" + (", on calibrated scores)" if calibrated else ")"), fontsize=9
         )
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.25)
-    for ax in axes[:: min(PANEL_COLUMNS, len(models))]:
-        ax.set_ylabel("expected cost per decision", fontsize=9)
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(
-        handles,
-        labels,
-        loc="outside upper center",
-        ncols=_legend_columns(len(models)),
-        fontsize=8,
-        frameon=False,
-    )
+    finish_cost_panels(figure, axes)
     rules = "; ".join(choice_words(m) for m in models)
     return Plot(
         key="cost-shift",
