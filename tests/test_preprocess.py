@@ -135,6 +135,7 @@ def test_breast_cancer_preprocess(tmp_path: Path, breast_cancer_frame: pd.DataFr
         "seed": 0,
         "categorical": "auto",
         "delimiter": None,
+        "train_shards": 1,
     }
     assert sum(split["rows"] for split in profile["splits"].values()) == 569
 
