@@ -45,23 +45,10 @@ GIB = 1024**3
 
 
 def make_table(rows: int, path: Path, seed: int = 0) -> None:
-    """A 30-feature binary table with 10 % positives."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.datasets import make_classification
+    """A 30-feature binary table with 10 % positives (the scale benchmark's, less imbalanced)."""
+    from benchmarks.scale import make_table as scale_table
 
-    X, y = make_classification(
-        n_samples=rows,
-        n_features=30,
-        n_informative=10,
-        weights=[0.9],
-        flip_y=0.01,
-        random_state=seed,
-    )
-    frame = pd.DataFrame(X.astype(np.float32), columns=[f"x{i}" for i in range(30)])
-    del X
-    frame["label"] = y.astype(np.int8)
-    frame.to_parquet(path, index=False)
+    scale_table(rows, path, seed, positives=0.1, flip=0.01)
 
 
 def write_config(folder: Path, data: Path) -> Path:

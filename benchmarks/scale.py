@@ -25,7 +25,11 @@ COSTS = ["--cost-tp", "10", "--cost-fp", "10", "--cost-fn", "300", "--cost-tn", 
 GOAL_BYTES = 4 * 1024**3
 
 
-def make_table(rows: int, path: Path, seed: int = 0) -> None:
+def make_table(
+    rows: int, path: Path, seed: int = 0, positives: float = 0.01, flip: float = 0.005
+) -> None:
+    """A 30-feature float32 binary table (10 informative) with about ``positives`` of the rows
+    positive and ``flip`` of the labels flipped, as Parquet."""
     import numpy as np
     import pandas as pd
     from sklearn.datasets import make_classification
@@ -34,11 +38,12 @@ def make_table(rows: int, path: Path, seed: int = 0) -> None:
         n_samples=rows,
         n_features=30,
         n_informative=10,
-        weights=[0.99],
-        flip_y=0.005,
+        weights=[1 - positives],
+        flip_y=flip,
         random_state=seed,
     )
     frame = pd.DataFrame(X.astype(np.float32), columns=[f"x{i}" for i in range(30)])
+    del X  # the float64 copy: the 2M-row tables are built within the benchmark's memory
     frame["label"] = y.astype(np.int8)
     frame.to_parquet(path, index=False)
 
