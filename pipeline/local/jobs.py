@@ -167,26 +167,9 @@ def run_process(
     cwd: Path | None = None,
 ) -> None:
     """Run one job process to completion, streaming its output to files under logs/; it runs
-    in ``cwd`` (default: the job folder)."""
-    started = time.monotonic()
-    process = _start(command, environment, context, cwd)
-    while True:
-        try:
-            code = process.wait(timeout=POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        if context.stop.is_set():
-            _terminate(process)
-            raise JobStoppedError()
-        if max_runtime is not None and time.monotonic() - started > max_runtime:
-            _terminate(process)
-            raise JobError(
-                f"MaxRuntimeExceeded: the job ran longer than {max_runtime:g} seconds",
-                "SageMaker.JOB_INTERNAL_ERROR",
-            )
-    if code != 0:
-        raise JobError(*_failure(code, context))
+    in ``cwd`` (default: the job folder). A job on one host (see :func:`run_hosts`)."""
+    launch = HostLaunch("algo-1", command, environment, cwd or context.folder, context)
+    run_hosts([launch], max_runtime)
 
 
 def _start(
@@ -212,7 +195,8 @@ def _start(
 
 @dataclass
 class HostLaunch:
-    """One host of a training job: what it runs, where, and its container root."""
+    """One host of a job (a processing job and most training jobs have one): what it runs,
+    where, and its container root."""
 
     host: str
     command: list[str]
@@ -225,10 +209,10 @@ def run_hosts(launches: list[HostLaunch], max_runtime: float | None) -> None:
     """Run a job's hosts at once until all of them succeed.
 
     When one fails, the others are stopped at once (they would wait for it in the collective
-    until their timeout) and the job fails with the failed host's reason. A host killed by a
-    signal is named before one that then failed because its peer was gone; a host that
-    reported bad input (exit code 2) before one with another error. A stop or the runtime
-    limit ends every host. No host process outlives this call.
+    until their timeout) and the job fails with the failed host's reason (named, when there
+    are several). A host killed by a signal is named before one that then failed because its
+    peer was gone; a host that reported bad input (exit code 2) before one with another error.
+    A stop or the runtime limit ends every host. No host process outlives this call.
     """
     stop = launches[0].context.stop
     processes: list[subprocess.Popen] = []
@@ -243,7 +227,9 @@ def run_hosts(launches: list[HostLaunch], max_runtime: float | None) -> None:
                 index = min(failed, key=lambda i: (codes[i] >= 0, codes[i] != 2, i))
                 _terminate_all(processes)
                 reason, kind = _failure(codes[index], launches[index].context)
-                raise JobError(f"host {launches[index].host} of {len(launches)}: {reason}", kind)
+                if len(launches) > 1:
+                    reason = f"host {launches[index].host} of {len(launches)}: {reason}"
+                raise JobError(reason, kind)
             if all(code == 0 for code in codes):
                 return
             if stop.is_set():
@@ -273,16 +259,6 @@ def _terminate_all(processes: list[subprocess.Popen]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=5)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _failure(code: int, context: JobContext) -> tuple[str, str]:
@@ -404,15 +380,11 @@ def run_training_job(
         }
     )
     launches = [
-        _training_host(arguments, bucket, host_context, hosts, host, network)
+        _training_host(arguments, hyperparameters, bucket, host_context, hosts, host, network)
         for host, host_context in zip(hosts, contexts, strict=True)
     ]
     max_runtime = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    if count == 1:
-        launch = launches[0]
-        run_process(launch.command, launch.environment, context, max_runtime, cwd=launch.cwd)
-    else:
-        run_hosts(launches, max_runtime)
+    run_hosts(launches, max_runtime)
     output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     artifacts = f"{output_path}/{context.name}/output/model.tar.gz"
     archive = context.folder / "model.tar.gz"
@@ -429,6 +401,7 @@ def run_training_job(
 
 def _training_host(
     arguments: dict[str, Any],
+    hyperparameters: dict[str, str],
     bucket: LocalBucket,
     context: JobContext,
     hosts: list[str],
@@ -436,7 +409,6 @@ def _training_host(
     network: dict[str, str],
 ) -> HostLaunch:
     """Set up one host's container root (code, channels, config) and its command."""
-    hyperparameters = {k: str(v) for k, v in arguments.get("HyperParameters", {}).items()}
     program = hyperparameters["sagemaker_program"]
     submit_directory = hyperparameters["sagemaker_submit_directory"]
     code_dir = context.container_path(f"{CONTAINER_ROOT}/code")
