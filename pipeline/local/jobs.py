@@ -54,6 +54,10 @@ REASON_LIMIT = 1024
 #: Environment variables a job never inherits: credentials stay with the runner.
 _PRIVATE_ENV = re.compile(r"^(AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|SECURITY_TOKEN))$")
 POLL_SECONDS = 0.1
+#: How long the other hosts of a job get to end on their own once one has failed: hosts that
+#: fail together (a check every host makes, a peer gone) end within moments of each other, and
+#: the reason is chosen among all of them.
+FAILURE_GRACE_SECONDS = 5.0
 #: Where the local executor's hosts listen: each host is a process on this machine.
 LOOPBACK = "127.0.0.1"
 #: Starts a job so that the kernel kills it when its runner dies (Linux PR_SET_PDEATHSIG),
@@ -208,10 +212,11 @@ class HostLaunch:
 def run_hosts(launches: list[HostLaunch], max_runtime: float | None) -> None:
     """Run a job's hosts at once until all of them succeed.
 
-    When one fails, the others are stopped at once (they would wait for it in the collective
-    until their timeout) and the job fails with the failed host's reason (named, when there
-    are several). A host killed by a signal is named before one that then failed because its
-    peer was gone; a host that reported bad input (exit code 2) before one with another error.
+    When one fails, the others get FAILURE_GRACE_SECONDS to end on their own, then are stopped
+    (they would wait for it in the collective until their timeout), and the job fails with a
+    failed host's reason (named, when there are several). A host killed by a signal is named
+    before one that then failed because its peer was gone; a host that reported bad input (exit
+    code 2) before one with another error; among equals, the first host.
     A stop or the runtime limit ends every host. No host process outlives this call.
     """
     stop = launches[0].context.stop
@@ -224,6 +229,11 @@ def run_hosts(launches: list[HostLaunch], max_runtime: float | None) -> None:
             codes = [process.poll() for process in processes]
             failed = [index for index, code in enumerate(codes) if code not in (None, 0)]
             if failed:
+                grace = time.monotonic() + FAILURE_GRACE_SECONDS
+                while time.monotonic() < grace and None in codes:
+                    time.sleep(POLL_SECONDS)
+                    codes = [process.poll() for process in processes]
+                failed = [index for index, code in enumerate(codes) if code not in (None, 0)]
                 index = min(failed, key=lambda i: (codes[i] >= 0, codes[i] != 2, i))
                 _terminate_all(processes)
                 reason, kind = _failure(codes[index], launches[index].context)
