@@ -7,8 +7,8 @@ one. With several hosts, the first one starts XGBoost's tracker
 through it (``xgboost.collective.CommunicatorContext``), and ``xgboost.train`` then grows one
 booster: each host computes the gradients of its own rows, the gradient histograms are summed
 across hosts, and every host ends with the same trees. The few statistics the training job
-computes from its rows itself (the weighted prior, a linear booster's column means) are summed
-across hosts with :func:`summed` for the same reason.
+computes from its rows itself (the weighted prior, the class counts, the mean per-row cost) are
+summed across hosts with :func:`summed` for the same reason.
 
 Host names resolve through ``/etc/hosts`` in SageMaker's containers. The local executor, which
 runs the hosts as processes on one machine, names their addresses in
@@ -233,3 +233,9 @@ def summed(values: np.ndarray) -> np.ndarray:
     from xgboost import collective
 
     return collective.allreduce(values, collective.Op.SUM).reshape(values.shape)
+
+
+def label_counts(labels: np.ndarray) -> np.ndarray:
+    """``[rows, positives of label 0, positives of label 1, ...]`` over every host's rows (a
+    rows x labels 0/1 array on each host)."""
+    return summed(np.array([len(labels), *np.asarray(labels).sum(axis=0)]))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from steps.collective import summed
+from steps.collective import label_counts
 from steps.data import apply_schema
 from steps.errors import InputError
 from steps.linear import fit_linear_inputs, linear_inputs
@@ -265,7 +265,7 @@ def fit_model(
     if labels.shape[1] == 1:
         model.boosters = [train_booster(features, labels[:, 0], args, weights_of(0))]
         return model
-    counts = summed(np.array([len(labels), *labels.sum(axis=0)]))  # over every host's rows
+    counts = label_counts(labels)  # over every host's rows
     for index in range(labels.shape[1]):
         if counts[1 + index] in (0, counts[0]):
             raise InputError(

@@ -51,7 +51,7 @@ from steps.errors import InputError, run_entry_point
 from steps.model_io import write_json
 from steps.options import AUTO, delimiter_option
 from steps.preprocess_io import shard_file
-from steps.split import oversample_minority, oversample_rare_labels, stratified_split
+from steps.split import oversample_training_rows, stratified_split
 
 PROCESSING_ROOT = Path("/opt/ml/processing")
 #: Fewest positives per label in the training split (Amazon Comprehend's guideline).
@@ -284,13 +284,10 @@ def build_splits(
     check_label_counts(
         labels[rows["train"]], schema["labels"], args.min_label_count, args.oversample_min_count
     )
-    if schema["task"] == "binary":
-        ratio = args.oversample_ratio if args.oversample_ratio > 0 else None
-        rows["train"] = oversample_minority(rows["train"], labels[:, 0], ratio, seed=args.seed)
-    else:
-        rows["train"] = oversample_rare_labels(
-            rows["train"], labels, args.oversample_min_count, seed=args.seed
-        )
+    ratio = args.oversample_ratio if args.oversample_ratio > 0 else None
+    rows["train"] = oversample_training_rows(
+        rows["train"], labels, schema["task"], ratio, args.oversample_min_count, seed=args.seed
+    )
     frames = {
         name: split_frame(
             prepared.features.iloc[index],

@@ -105,6 +105,22 @@ def oversample_minority(
     return np.concatenate([rows, rng.choice(pool, size=extra, replace=True)])
 
 
+def oversample_training_rows(
+    rows: np.ndarray,
+    labels: np.ndarray,
+    task: str,
+    ratio: float | None,
+    min_count: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """The training rows as Preprocess writes them: binary data's minority class grown to
+    ``ratio`` (:func:`oversample_minority`), multi-label data's rare labels to ``min_count``
+    positives (:func:`oversample_rare_labels`)."""
+    if task == "binary":
+        return oversample_minority(rows, labels[:, 0], ratio, seed=seed)
+    return oversample_rare_labels(rows, labels, min_count, seed=seed)
+
+
 def _multilabel_split(
     labels: np.ndarray, validation_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, np.ndarray]:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from steps.artifact import library_versions
-from steps.collective import DEFAULT_TIMEOUT, Hosts, joined, summed
+from steps.collective import DEFAULT_TIMEOUT, Hosts, joined, label_counts, summed
 from steps.cost_expressions import OUTCOMES, costs_from_split, has_cost_columns
 from steps.costs import BOOSTERS, FLAT, WEIGHTINGS, CostSetting
 from steps.data import ROW_COLUMN, labels_from_frame
@@ -196,12 +196,13 @@ def out_of_fold_scores(
 
 
 def model_meta(
-    args: argparse.Namespace, schema: dict[str, Any], labels: np.ndarray
+    args: argparse.Namespace, schema: dict[str, Any], counts: np.ndarray
 ) -> dict[str, Any]:
+    """model_meta.json's fields; ``counts`` are the training rows and each label's positives
+    over every host's rows (:func:`steps.collective.label_counts`)."""
     import xgboost as xgb
 
-    # Every host's rows: the same counts on each host of a job that trains across instances.
-    rows, *positives = summed(np.array([labels.shape[0], *labels.sum(axis=0)]))
+    rows, *positives = counts
 
     setting = CostSetting(args.fn_weight, args.fp_weight, args.booster, args.row_weights)
     name = args.setting_name or setting.name
@@ -388,7 +389,7 @@ def fit(
     it concludes from the rows (class counts, priors) is summed over all hosts' rows.
     """
     labels = labels_from_frame(frame, schema)
-    counts = summed(np.array([len(labels), *labels.sum(axis=0)]))
+    counts = label_counts(labels)
     for index, name in enumerate(schema["labels"]):
         if counts[1 + index] in (0, counts[0]):
             raise InputError(
@@ -410,7 +411,7 @@ def fit(
         model = FoldEnsemble(fold_models)
     else:
         model = fit_model(frame, labels, schema, args, text_rows, row_weights)
-    meta = model_meta(args, schema, labels)
+    meta = model_meta(args, schema, counts)
     meta["row_weights"] = "per-row costs" if row_weights is not None else "class weights"
     meta["threshold_data"] = threshold_data
     if oof is not None:

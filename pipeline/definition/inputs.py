@@ -97,7 +97,7 @@ def check_training_across_instances(config: Config, prepared: Any, rows: dict[st
     """What the training job would refuse on several instances, found before anything runs:
     text columns (detected ones too), cross-fitting (it happens at or below ``cv_max_rows``
     rows) and fewer training rows than instances."""
-    from steps.split import oversample_minority, oversample_rare_labels
+    from steps.split import oversample_training_rows
 
     count = config.aws.training_instance_count
     text = prepared.schema.get("text")
@@ -108,13 +108,14 @@ def check_training_across_instances(config: Config, prepared: Any, rows: dict[st
             "training_instance_count = 1 or drop the text columns"
         )
     # The training split as Preprocess writes it: oversampled as the split options say.
-    if prepared.schema["task"] == "binary":
-        ratio = config.split.oversample_ratio or None
-        train = oversample_minority(rows["train"], prepared.labels[:, 0], ratio, config.split.seed)
-    else:
-        train = oversample_rare_labels(
-            rows["train"], prepared.labels, config.split.oversample_min_count, config.split.seed
-        )
+    train = oversample_training_rows(
+        rows["train"],
+        prepared.labels,
+        prepared.schema["task"],
+        config.split.oversample_ratio or None,
+        config.split.oversample_min_count,
+        config.split.seed,
+    )
     if len(train) < count:
         raise UsageError(
             f"the training split has {len(train)} rows, fewer than training_instance_count "
