@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,17 @@ class RunResult:
     exit_code: int
 
 
-def run_costpipe(arguments: list[str], home: Path) -> RunResult:
-    """``costpipe run ... --json --no-report`` in a fresh process; never raises on exit 1."""
+def run_costpipe(
+    arguments: list[str],
+    home: Path,
+    sample: Callable[[Any, list[Any]], None] | None = None,
+    interval: float = 0.2,
+) -> RunResult:
+    """``costpipe run ... --json --no-report`` in a fresh process; never raises on exit 1.
+
+    Every ``interval`` seconds the run's processes (psutil's, the runner first) are polled for
+    the peak resident memory, and shown to ``sample(runner, processes)`` when it is given.
+    """
     import psutil
 
     command = [sys.executable, "-m", "pipeline.cli", "run", *arguments, "--home", str(home)]
@@ -40,10 +50,13 @@ def run_costpipe(arguments: list[str], home: Path) -> RunResult:
         parent = psutil.Process(process.pid)
         while not done.is_set():
             with contextlib.suppress(psutil.Error):  # processes come and go between calls
-                for member in [parent, *parent.children(recursive=True)]:
+                members = [parent, *parent.children(recursive=True)]
+                for member in members:
                     with contextlib.suppress(psutil.Error):
                         peak = max(peak, member.memory_info().rss)
-            time.sleep(0.2)
+                if sample is not None:
+                    sample(parent, members)
+            time.sleep(interval)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()

@@ -22,18 +22,16 @@ hosts' rows against those one host computes on all of them (same rows, weights, 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks._costpipe import run_costpipe
 from benchmarks._table import markdown_table, seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,43 +106,25 @@ class Watched:
 
 def run_watched(arguments: list[str], home: Path) -> tuple[dict[str, Any], float, Watched]:
     """``costpipe run ... --json --no-report`` in a fresh process, its processes watched."""
-    import psutil
-
-    command = [sys.executable, "-m", "pipeline.cli", "run", *arguments, "--home", str(home)]
-    command += ["--json", "--no-report"]
     watched = Watched()
-    done = threading.Event()
     jobs = (home / "jobs").absolute()
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def watch() -> None:
-        parent = psutil.Process(process.pid)
+    def sample(parent: Any, members: list[Any]) -> None:
         runner = parent.cmdline()
-        while not done.is_set():
-            with contextlib.suppress(psutil.Error):  # processes come and go between calls
-                for member in [parent, *parent.children(recursive=True)]:
-                    if member.pid != parent.pid and member.cmdline() == runner:
-                        # Forked, not yet the job: its pages are the runner's (copy on write).
-                        continue
-                    peak = _high_water_mark(member.pid)
-                    if peak is None:
-                        continue
-                    watched.peaks[member.pid] = max(watched.peaks.get(member.pid, 0), peak)
-                    if watched.roles.get(member.pid, "runner") == "runner":
-                        # A job's process starts as the runner's child, then moves to its folder.
-                        watched.roles[member.pid] = _role(member.pid, jobs)
-            time.sleep(0.1)
+        for member in members:
+            if member.pid != parent.pid and member.cmdline() == runner:
+                # Forked, not yet the job: its pages are the runner's (copy on write).
+                continue
+            peak = _high_water_mark(member.pid)
+            if peak is None:
+                continue
+            watched.peaks[member.pid] = max(watched.peaks.get(member.pid, 0), peak)
+            if watched.roles.get(member.pid, "runner") == "runner":
+                # A job's process starts as the runner's child, then moves to its folder.
+                watched.roles[member.pid] = _role(member.pid, jobs)
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    out, err = process.communicate()
-    wall = time.perf_counter() - started
-    done.set()
-    watcher.join()
-    if process.returncode not in (0, 1):
-        raise RuntimeError(f"costpipe run failed ({process.returncode}): {err.decode()[-2000:]}")
-    return json.loads(out), wall, watched
+    run = run_costpipe(arguments, home, sample, interval=0.1)
+    return run.payload, run.seconds, watched
 
 
 # what each run trained ---------------------------------------------------------------------------

@@ -304,7 +304,7 @@ def _seed_ranges(seeds: np.ndarray) -> str:
 
 def split_parser(doc: str | None, datasets: Iterable[str], quick: str) -> argparse.ArgumentParser:
     """The options every split-by-split benchmark takes: how many splits from which seed, on
-    which data sets, and what ``--quick`` means for it."""
+    which data sets, what ``--quick`` means for it, and printing saved splits' tables."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument(
@@ -315,6 +315,12 @@ def split_parser(doc: str | None, datasets: Iterable[str], quick: str) -> argpar
     )
     parser.add_argument("--datasets", default=",".join(datasets))
     parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument(
+        "--tables-from",
+        type=Path,
+        metavar="CSV",
+        help="run nothing: print the tables of the splits saved with --per-split (pooled)",
+    )
     return parser
 
 
@@ -335,12 +341,6 @@ def main(argv: list[str] | None = None) -> None:
         metavar="CSV",
         help="also append every split's cost per method to this CSV (dataset, seed, method, "
         "cost), to pool runs over other seeds",
-    )
-    parser.add_argument(
-        "--tables-from",
-        type=Path,
-        metavar="CSV",
-        help="run nothing: print the tables of the splits saved with --per-split (pooled)",
     )
     args = parser.parse_args(argv)
     if args.tables_from:

@@ -649,12 +649,6 @@ def main(argv: list[str] | None = None) -> None:
         help="also append each costpipe run's candidate models (setting, rule, cross-validated "
         "and test cost, the one picked) to this CSV, to see why it picked what it did",
     )
-    parser.add_argument(
-        "--tables-from",
-        type=Path,
-        metavar="CSV",
-        help="run nothing: print the tables of the splits saved with --per-split (pooled)",
-    )
     args = parser.parse_args(argv)
     if args.tables_from:
         print_tables(read_per_split(args.tables_from))
