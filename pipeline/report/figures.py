@@ -377,28 +377,24 @@ def cost_setting_plot(view: LabelView) -> Plot | None:
     bottom, top = min(shown) - pad, max(shown) + pad
     _reference_lines(ax, view, "test", top)
     best = next((m for m in models if m.name == view.best), None)
+    star = None  # where the cheapest model sits, by the cost it was picked on
     if view.per_row and best is not None and best.tuning_cost is not None:
-        ax.plot(
-            [best.ratio * (_FLAT_OFFSET if _weighting(best) != "costs" else 1.0)],
-            [best.tuning_cost],
-            marker="*",
-            markersize=16,
-            color="#fbc02d",
-            markeredgecolor="#5d4037",
-            linestyle="none",
-            label=f"cheapest by tuning cost: {text(best.name)}",
-        )
+        offset = _FLAT_OFFSET if _weighting(best) != "costs" else 1.0
+        star = (best.ratio * offset, best.tuning_cost, "cheapest by tuning cost")
     elif best is not None and best.figures.get("validation", {}).get("expected_cost") is not None:
         cost = best.figures["validation"]["expected_cost"]
+        star = (best.ratio, cost, "cheapest on validation")
+    if star is not None:
+        x, y, words = star
         ax.plot(
-            [best.ratio],
-            [cost],
+            [x],
+            [y],
             marker="*",
             markersize=16,
             color="#fbc02d",
             markeredgecolor="#5d4037",
             linestyle="none",
-            label=f"cheapest on validation: {text(best.name)}",
+            label=f"{words}: {text(best.name)}",
         )
     if ratios.max() / max(ratios.min(), 1e-12) > 10:
         ax.set_xscale("log")

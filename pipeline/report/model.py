@@ -29,6 +29,7 @@ import pandas as pd
 
 from steps.cost_expressions import RowCosts
 from steps.costs import OUTCOMES, CostMatrix
+from steps.pricing import baseline_costs as priced_baselines
 
 SPLITS = ("validation", "test")
 POLICIES = ("all_negative", "all_positive")
@@ -122,13 +123,6 @@ class RowScores:
     @property
     def false_positives(self) -> np.ndarray:
         return (self.y == 0) & (self.decisions == 1)
-
-    def trivial_costs(self) -> dict[str, float]:
-        """Expected cost per decision of calling every row negative, and every row positive."""
-        return {
-            "all_negative": float(self.costs.of(self.y, np.zeros_like(self.y)).mean()),
-            "all_positive": float(self.costs.of(self.y, np.ones_like(self.y)).mean()),
-        }
 
 
 @dataclass(frozen=True)
@@ -286,11 +280,11 @@ def figures_from_scores(
     return label_figures(y, scores, threshold, matrix)
 
 
-def baseline_costs(y: np.ndarray, matrix: CostMatrix) -> dict[str, float]:
-    """Expected cost of calling every case negative, and every case positive
-    (``CostMatrix.baseline_costs`` of the labels' class counts)."""
-    positives = int(np.sum(y == 1))
-    return matrix.baseline_costs(positives, int(y.size) - positives)
+def baseline_costs(y: np.ndarray, cost: CostMatrix | RowCosts) -> dict[str, float]:
+    """Expected cost of calling every case negative, and every case positive: from the class
+    counts and the matrix, or each row with its own costs (``steps.pricing.baseline_costs``,
+    as Evaluate prices them)."""
+    return priced_baselines(cost, y)
 
 
 def labels_of(evaluation: dict[str, Any]) -> list[str]:
@@ -368,12 +362,14 @@ def _per_row_view(data: ReportData, label: str, multi: bool) -> LabelView:
         threshold = (model.get("thresholds") or {}).get(label)
         scores, rows, figures = {}, {}, {}
         for split in SPLITS:
-            found = _label_scores(data.scores, model["name"], split, label, multi)
-            if found is not None:
-                scores[split] = found
             material = _label_rows(data.scores, model["name"], split, label, multi)
             if material is not None:
                 rows[split] = material
+                scores[split] = (material.y, material.scores)
+            else:
+                found = _label_scores(data.scores, model["name"], split, label, multi)
+                if found is not None:
+                    scores[split] = found
             given = model.get(split) or {}
             if multi:
                 given = (given.get("per_label") or {}).get(label) or {}
@@ -399,7 +395,7 @@ def _per_row_view(data: ReportData, label: str, multi: bool) -> LabelView:
         material = next((m.rows[split] for m in models if split in m.rows), None)
         if material is not None:
             # The trivial policies on the rows the curves are drawn from.
-            for policy, cost in material.trivial_costs().items():
+            for policy, cost in baseline_costs(material.y, material.costs).items():
                 baselines[policy][split] = cost
         elif not multi:
             for policy in POLICIES:

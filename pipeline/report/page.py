@@ -227,12 +227,17 @@ def entries_text(entries: dict[str, Any]) -> str:
     return ", ".join(f"{OUTCOME_NAMES[k]} {entry_text(entries.get(k))}" for k in OUTCOME_NAMES)
 
 
-def tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
-    """(column header, sentence) for the scores thresholds were tuned on."""
+def cross_fitted(evaluation: dict[str, Any]) -> bool:
+    """Whether every model was tuned on out-of-fold scores (else on the validation split)."""
     methods = {
         (model.get("threshold_data") or {}).get("method") for model in evaluation.get("models", [])
     }
-    if methods == {"cross-validation"}:
+    return methods == {"cross-validation"}
+
+
+def tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
+    """(column header, sentence) for the scores thresholds were tuned on."""
+    if cross_fitted(evaluation):
         return (
             "cross-validated cost",
             "Thresholds are tuned, and the cheapest model chosen, on out-of-fold scores "
@@ -255,12 +260,9 @@ def _order(setting: dict[str, Any] | None) -> tuple[bool, tuple[bool, float]]:
 
 def per_row_tuning_words(evaluation: dict[str, Any]) -> tuple[str, str]:
     """(column header, sentence) under per-row costs: rules, chosen by cross-validation."""
-    methods = {
-        (model.get("threshold_data") or {}).get("method") for model in evaluation.get("models", [])
-    }
     rows = (
         "out-of-fold scores of the training and validation rows"
-        if methods == {"cross-validation"}
+        if cross_fitted(evaluation)
         else "the validation split's scores"
     )
     return (
